@@ -1,0 +1,47 @@
+"""gunicorn settings for irclogger: gevent workers that hold thousands of streams.
+
+Every value can be overridden from the environment (GUNICORN_*), so a
+deployment changes numbers without editing this file.
+"""
+
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name}={raw!r} is not an integer") from exc
+
+
+wsgi_app = "irclogger.wsgi:application"
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+worker_class = "gevent"
+workers = _env_int("GUNICORN_WORKERS", 2)
+# Each open stream is one connection: sized for thousands per worker, and
+# kept under the 20,000 open files a process may have here.
+worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 12_000)
+# Never preload: psycopg2 must be patched in each worker before any
+# connection exists (DESIGN.md, trap 2).
+preload_app = False
+timeout = _env_int("GUNICORN_TIMEOUT", 30)
+graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+keepalive = 5
+accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+# gunicorn 23+ opens a control socket at one fixed path per user: two
+# services (or tests running several) would fight over it. Reload and stop
+# go through signals (systemd's ExecReload sends SIGHUP).
+control_socket_disable = True
+
+
+def post_fork(server: object, worker: object) -> None:
+    # Make psycopg2 cooperative before the worker opens its first
+    # connection; otherwise one slow query freezes every greenlet.
+    from psycogreen.gevent import patch_psycopg
+
+    patch_psycopg()

@@ -1,0 +1,54 @@
+"""Deploy-time mistakes, caught by ``manage.py check --deploy`` and at start-up."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver"}
+
+
+@register(Tags.security, deploy=True)
+def check_debug_with_public_host(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[Error]:
+    public = [host for host in settings.ALLOWED_HOSTS if host not in _LOCAL_HOSTS]
+    if settings.DEBUG and public:
+        return [
+            Error(
+                f"DEBUG is on while ALLOWED_HOSTS names public hosts: {', '.join(public)}.",
+                hint="Set DEBUG=0 in the service's environment.",
+                id="irclogger.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_secret_key(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
+    if settings.SECRET_KEY == settings.DEFAULT_SECRET_KEY and not settings.DEBUG:
+        return [
+            Error(
+                "SECRET_KEY is the development default.",
+                hint="Set SECRET_KEY or SECRET_KEY_FILE.",
+                id="irclogger.E002",
+            )
+        ]
+    return []
+
+
+@register(Tags.database)
+def check_conn_max_age(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
+    errors = []
+    for alias, db in settings.DATABASES.items():
+        if "geventpool" in str(db["ENGINE"]) and db.get("CONN_MAX_AGE", 0) != 0:
+            errors.append(
+                Error(
+                    f"DATABASES[{alias!r}]['CONN_MAX_AGE'] is {db['CONN_MAX_AGE']}, not 0.",
+                    hint="django-db-geventpool keeps the connections; Django must not.",
+                    id="irclogger.E003",
+                )
+            )
+    return errors

@@ -1,0 +1,146 @@
+"""How a log line looks, wherever it appears: day pages, ranges, search, the live stream.
+
+This is the one template of a line. It is Python rather than a Django
+template because a day page renders it ten thousand times: the template
+engine took over a second for that, these format strings take tens of
+milliseconds.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from html import escape
+from typing import Protocol
+
+from django.utils.safestring import SafeString, mark_safe
+
+from irclogger.formatting import nick_colour_class, render_irc
+from irclogger.models import PRESENCE_KINDS, LineQuerySet
+
+# What a line's markup needs: the fields a day page fetches.
+FIELDS = ("id", "timestamp", "kind", "nick", "target", "text")
+
+
+class Line(Protocol):
+    """A Line model instance, or a lighter row with the same fields."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def timestamp(self) -> dt.datetime: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def nick(self) -> str: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+def rows(lines: LineQuerySet) -> Iterable[Line]:
+    """Named rows instead of model instances: a third of the cost on big days."""
+    return lines.values_list(*FIELDS, named=True)
+
+
+_WHO = '<span class="who {nick_class}">{before}{nick}{after}</span> <span class="msg">{html}</span>'
+_ACTOR = '<span class="{nick_class}">{nick}</span>'
+
+# The body of each kind; {reason} is " (text)" when there is a text.
+_BODIES = {
+    "message": _WHO.replace("{before}", "&lt;").replace("{after}", "&gt;"),
+    "action": _WHO.replace("{before}", "* ").replace("{after}", ""),
+    "notice": _WHO.replace("{before}", "-").replace("{after}", "-"),
+    "join": '<span class="ev">→ ' + _ACTOR + " joined{host}</span>",
+    "part": '<span class="ev">← ' + _ACTOR + " left{reason}</span>",
+    "quit": '<span class="ev">← ' + _ACTOR + " quit{reason}</span>",
+    "nick": '<span class="ev">↔ ' + _ACTOR + " is now known as {target}</span>",
+    "topic": '<span class="ev">✎ '
+    + _ACTOR
+    + ' changed the topic to: <span class="msg">{html}</span></span>',
+    "kick": '<span class="ev">⨯ ' + _ACTOR + " kicked {target}{reason}</span>",
+    "mode": '<span class="ev">⚙ ' + _ACTOR + " sets mode {plain}</span>",
+    "system": '<span class="ev sys">— {html}</span>',
+}
+
+
+def render_line(
+    line: Line,
+    tz: dt.tzinfo = dt.UTC,
+    *,
+    highlight: int | None = None,
+    show_date: bool = False,
+    body_html: str | None = None,
+    href: str | None = None,
+) -> str:
+    """One ``<li>`` for a line.
+
+    ``body_html`` replaces the text (search snippets); ``href`` is where the
+    time links to (the permalink, off the line's own page).
+    """
+    local = line.timestamp.astimezone(tz)
+    clock = local.strftime("%Y-%m-%d %H:%M:%S" if show_date else "%H:%M:%S")
+    html = body_html if body_html is not None else render_irc(line.text)
+    body = _BODIES.get(line.kind, _BODIES["system"]).format(
+        nick_class=nick_colour_class(line.nick),
+        nick=escape(line.nick),
+        target=escape(line.target),
+        html=html,
+        plain=escape(line.text),
+        host=f' <span class="host">({escape(line.text)})</span>' if line.text else "",
+        reason=f" ({html})" if line.text else "",
+    )
+    hl = " hl" if line.id == highlight else ""
+    link = escape(href) if href else f"#L{line.id}"
+    return (
+        f'<li id="L{line.id}" class="line k-{line.kind}{hl}" data-id="{line.id}">'
+        f'<a class="ts" href="{link}" title="{line.timestamp.isoformat()}">{clock}</a> '
+        f"{body}</li>"
+    )
+
+
+def render_log(
+    lines: Iterable[Line],
+    tz: dt.tzinfo,
+    *,
+    hide_presence: bool = False,
+    highlight: int | None = None,
+    show_date: bool = False,
+) -> SafeString:
+    """The lines of a page, runs of joins/parts/quits folded into one summary."""
+    out: list[str] = []
+    run: list[Line] = []
+    for line in lines:
+        if line.kind in PRESENCE_KINDS:
+            if not hide_presence:
+                run.append(line)
+            continue
+        _flush_run(out, run, tz, highlight, show_date)
+        run = []
+        out.append(render_line(line, tz, highlight=highlight, show_date=show_date))
+    _flush_run(out, run, tz, highlight, show_date)
+    return mark_safe("\n".join(out))  # noqa: S308  (every piece is escaped above)
+
+
+def _flush_run(
+    out: list[str], run: list[Line], tz: dt.tzinfo, highlight: int | None, show_date: bool
+) -> None:
+    if len(run) == 1:
+        out.append(render_line(run[0], tz, highlight=highlight, show_date=show_date))
+    elif run:
+        opened = " open" if any(line.id == highlight for line in run) else ""
+        inner = "".join(
+            render_line(line, tz, highlight=highlight, show_date=show_date) for line in run
+        )
+        out.append(
+            f'<li class="presence-run"><details{opened}><summary>{presence_summary(run)}'
+            f"</summary><ol>{inner}</ol></details></li>"
+        )
+
+
+def presence_summary(run: Sequence[Line]) -> str:
+    """E.g. "3 joined, 1 quit" for a folded run."""
+    counts: dict[str, int] = {}
+    for line in run:
+        counts[line.kind] = counts.get(line.kind, 0) + 1
+    words = {"join": "joined", "part": "left", "quit": "quit", "nick": "renamed"}
+    return ", ".join(f"{count} {words[kind]}" for kind, count in counts.items())

@@ -1,0 +1,255 @@
+"""Networks, channels, who may read the private ones, and the log lines."""
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import (
+    SearchHeadline,
+    SearchQuery,
+    SearchVector,
+    SearchVectorField,
+)
+from django.db import models
+from django.db.models import Func, Q, Value
+
+# The text search configuration used by the stored vector and by queries;
+# they must match or nothing is found.
+SEARCH_CONFIG = "english"
+
+# Formatting codes would glue colour digits to words ("\x0304error" would be
+# indexed as "04error"); the same pattern as irclogger.formatting.strip_irc.
+_FORMATTING_PATTERN = (
+    r"\x03([0-9]{1,2}(,[0-9]{1,2})?)?|\x04([0-9a-fA-F]{6}(,[0-9a-fA-F]{6})?)?|[\x01-\x1f\x7f]"
+)
+
+# Marks around a search match inside a headline; private-use code points
+# that IRC text will not contain, swapped for <mark> after escaping.
+HEADLINE_START = "\ue000"
+HEADLINE_STOP = "\ue001"
+
+User = AbstractBaseUser | AnonymousUser
+
+
+class Network(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True)
+    host = models.CharField(max_length=255, blank=True)
+    port = models.PositiveIntegerField(default=6697)
+    use_tls = models.BooleanField(default=True)
+    server_password = models.CharField(max_length=255, blank=True)
+    nick = models.CharField(max_length=32, default="irclogger")
+    sasl_username = models.CharField(max_length=100, blank=True)
+    sasl_password = models.CharField(max_length=255, blank=True)
+    bot_enabled = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelQuerySet(models.QuerySet["Channel"]):
+    def visible_to(self, user: User) -> "ChannelQuerySet":
+        """Public channels, plus the private ones the user is a member of.
+
+        Staff see everything. Every page, search, export and stream goes
+        through here, so a private channel is hidden in one place.
+        """
+        if user.is_authenticated and getattr(user, "is_staff", False):
+            return self.all()
+        if user.is_authenticated:
+            return self.filter(Q(is_public=True) | Q(memberships__user=user)).distinct()
+        return self.filter(is_public=True)
+
+
+class Channel(models.Model):
+    network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="channels")
+    name = models.CharField(max_length=200, help_text="The IRC name, e.g. #python")
+    slug = models.SlugField(max_length=100)
+    is_public = models.BooleanField(default=True)
+    topic = models.TextField(blank=True)
+    bot_enabled = models.BooleanField(default=True, help_text="The bot joins and logs it")
+    excluded_nicks = models.TextField(
+        blank=True, help_text="Nicks whose lines are stored as [redacted], one per line"
+    )
+
+    objects = ChannelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["network__name", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["network", "slug"], name="channel_unique_slug"),
+            models.UniqueConstraint(fields=["network", "name"], name="channel_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.network}"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="memberships")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "channel"], name="membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.channel}"
+
+
+class LineKind(models.TextChoices):
+    MESSAGE = "message"
+    ACTION = "action"
+    NOTICE = "notice"
+    JOIN = "join"
+    PART = "part"
+    QUIT = "quit"
+    NICK = "nick"
+    TOPIC = "topic"
+    KICK = "kick"
+    MODE = "mode"
+    SYSTEM = "system"
+
+
+# Kinds hidden by "hide joins/parts" and folded into one summary line.
+PRESENCE_KINDS = frozenset({LineKind.JOIN, LineKind.PART, LineKind.QUIT, LineKind.NICK})
+
+
+class LineQuerySet(models.QuerySet["Line"]):
+    def visible_to(self, user: User) -> "LineQuerySet":
+        return self.filter(channel__in=Channel.objects.visible_to(user))
+
+    def for_day(self, day: dt.date, tz: dt.tzinfo) -> "LineQuerySet":
+        """The lines of one calendar day in ``tz`` (DST-aware bounds)."""
+        start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        return self.between(start, end)
+
+    def between(self, start: dt.datetime, end: dt.datetime) -> "LineQuerySet":
+        """Lines with start <= timestamp < end, in reading order."""
+        return self.filter(timestamp__gte=start, timestamp__lt=end).in_order()
+
+    def in_order(self) -> "LineQuerySet":
+        # Imported history gets ids above older live lines, so pages order
+        # by time; the id breaks ties between lines of the same second.
+        # The stored search vector is large and no page shows it.
+        return self.order_by("timestamp", "id").defer("search_vector")
+
+    def after(self, line_id: int) -> "LineQuerySet":
+        """Live lines newer than ``line_id``, by id: what a stream replays.
+
+        Imported lines are history, not news: they are never replayed as if
+        they had just been said.
+        """
+        return self.filter(id__gt=line_id, imported=False).order_by("id").defer("search_vector")
+
+    def search(self, query: str) -> "LineQuerySet":
+        """Web-search syntax ("quoted phrase", or, -not); never a syntax error."""
+        cleaned = clean_search_query(query)
+        if not cleaned:
+            return self.none()
+        return self.filter(
+            search_vector=SearchQuery(cleaned, search_type="websearch", config=SEARCH_CONFIG)
+        )
+
+    def with_headline(self, query: str) -> "LineQuerySet":
+        stripped = Func(
+            models.F("text"),
+            Value(_FORMATTING_PATTERN),
+            Value(" "),
+            Value("g"),
+            function="regexp_replace",
+            output_field=models.TextField(),
+        )
+        return self.annotate(
+            headline=SearchHeadline(
+                stripped,
+                SearchQuery(
+                    clean_search_query(query), search_type="websearch", config=SEARCH_CONFIG
+                ),
+                config=SEARCH_CONFIG,
+                start_sel=HEADLINE_START,
+                stop_sel=HEADLINE_STOP,
+                highlight_all=True,
+            )
+        )
+
+
+def clean_search_query(query: str) -> str:
+    """Make any user text safe to hand to websearch_to_tsquery.
+
+    NUL cannot travel in a PostgreSQL string and other control bytes mean
+    nothing in a query; very long queries are cut rather than refused.
+    """
+    printable = "".join(ch if ch.isprintable() else " " for ch in query)
+    return " ".join(printable.split())[:500]
+
+
+def _search_document() -> Any:
+    stripped = Func(
+        models.F("text"),
+        Value(_FORMATTING_PATTERN),
+        Value(" "),
+        Value("g"),
+        function="regexp_replace",
+        output_field=models.TextField(),
+    )
+    return SearchVector(stripped, config=SEARCH_CONFIG)
+
+
+class Line(models.Model):
+    # bigint, only grows: it is the SSE event id a browser resumes from.
+    id = models.BigAutoField(primary_key=True)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="lines")
+    timestamp = models.DateTimeField(help_text="UTC")
+    kind = models.CharField(max_length=8, choices=LineKind.choices, default=LineKind.MESSAGE)
+    nick = models.CharField(max_length=64, blank=True)
+    # Who a kick removed, or the new nick of a nick change.
+    target = models.CharField(max_length=64, blank=True)
+    # Exactly as received: formatting codes kept, rendered on display.
+    text = models.TextField(blank=True)
+    imported = models.BooleanField(default=False)
+    # Per-channel natural key of an imported line, so re-importing a file
+    # adds nothing; null for live lines.
+    # NULL, not "", so the partial unique constraint skips live lines.
+    import_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    redacted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    redacted_at = models.DateTimeField(null=True, blank=True)
+    search_vector = models.GeneratedField(
+        expression=_search_document(), output_field=SearchVectorField(), db_persist=True
+    )
+
+    objects = LineQuerySet.as_manager()
+
+    class Meta:
+        permissions = [("redact_line", "Can redact the text of lines")]
+        indexes = [
+            models.Index(fields=["channel", "timestamp", "id"], name="line_channel_time"),
+            models.Index(fields=["channel", "id"], name="line_channel_id"),
+            models.Index(fields=["channel", "nick", "id"], name="line_channel_nick"),
+            GinIndex(fields=["search_vector"], name="line_search"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "import_key"],
+                name="line_unique_import_key",
+                condition=Q(import_key__isnull=False),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.kind} <{self.nick}> {self.text[:50]}"

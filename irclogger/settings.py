@@ -1,0 +1,131 @@
+"""irclogger settings: everything a deployment changes comes from the environment.
+
+Every default works on a fresh checkout (DEBUG on, local hosts only, the
+embedded PostgreSQL); the system checks in ``irclogger.checks`` refuse the
+defaults that must not reach production.
+"""
+
+from pathlib import Path
+
+import django_stubs_ext
+
+from irclogger.env import env_bool, env_int, env_list, env_str, parse_database_url
+
+# Generic Django classes (QuerySet["Line"], ModelAdmin[Line]) at run time.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# The checks compare against this value to catch a deployment that kept it.
+DEFAULT_SECRET_KEY = "insecure-dev-key-change-me"  # noqa: S105  (the value checks refuse)
+SECRET_KEY = env_str("SECRET_KEY", DEFAULT_SECRET_KEY)
+DEBUG = env_bool("DEBUG", True)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# nginx terminates TLS and says so in X-Forwarded-Proto (conf/nginx/).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "irclogger",
+    "streams",
+]
+
+# No GZipMiddleware: it would buffer the event stream (DESIGN.md, trap 3);
+# nginx compresses pages instead.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "irclogger.urls"
+WSGI_APPLICATION = "irclogger.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database_url() -> str:
+    url = env_str("DATABASE_URL", "")
+    if url:
+        return url
+    from irclogger import devdb
+
+    return devdb.database_url()
+
+
+DATABASES = {
+    "default": {
+        # The gevent-aware pool: a greenlet waits for a free connection
+        # instead of opening one per request (DESIGN.md, trap 1).
+        "ENGINE": "django_db_geventpool.backends.postgresql_psycopg2",
+        **parse_database_url(_database_url()),
+        # Must be 0 with the pool: the pool, not Django, keeps connections.
+        "CONN_MAX_AGE": 0,
+        "ATOMIC_REQUESTS": False,
+        "OPTIONS": {
+            "MAX_CONNS": env_int("DB_POOL_SIZE", 8, minimum=1),
+            "REUSE_CONNS": env_int("DB_POOL_REUSE", 8, minimum=0),
+        },
+        "TEST": {"NAME": env_str("TEST_DB_NAME", "test_irclogger")},
+    }
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+# Lines per page of a range view and per search page.
+RANGE_PAGE_SIZE = env_int("RANGE_PAGE_SIZE", 2000, minimum=10)
+SEARCH_PAGE_SIZE = env_int("SEARCH_PAGE_SIZE", 50, minimum=5)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["stdout"], "level": env_str("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+from django.urls import include, path, register_converter
+
+from irclogger.views import channel, day, export, index, range_view, search
+from irclogger.views.converters import DateConverter
+
+register_converter(DateConverter, "date")
+
+_channel = "<slug:network>/<slug:channel>"
+
+urlpatterns = [
+    path("", index.index, name="irc-index"),
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("search/", search.search, name="irc-search"),
+    path("", include("streams.urls")),
+    path(f"{_channel}/", channel.today, name="irc-today"),
+    path(f"{_channel}/search/", search.search, name="irc-channel-search"),
+    path(f"{_channel}/line/<int:line_id>/", channel.permalink, name="irc-permalink"),
+    path(f"{_channel}/<date:day>/", day.day, name="irc-day"),
+    path(f"{_channel}/<date:day>.txt", export.day_text, name="irc-day-txt"),
+    path(f"{_channel}/<date:day>.json", export.day_json, name="irc-day-json"),
+    path(f"{_channel}/<date:start>..<date:end>/", range_view.date_range, name="irc-range"),
+]
+
+# Under `make run` gunicorn serves the static files itself; in production
+# nginx serves them (conf/nginx/) and this adds nothing (DEBUG is off).
+urlpatterns += staticfiles_urlpatterns()

@@ -1,0 +1,112 @@
+import calendar
+import datetime as dt
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+
+from irclogger.formatting import render_irc
+from irclogger.lines import render_log, rows
+from irclogger.models import Channel, Line
+from irclogger.views._common import (
+    get_channel,
+    get_tz,
+    hide_presence,
+    today_in,
+    tz_query,
+)
+
+
+def day(request: HttpRequest, network: str, channel: str, day: dt.date) -> HttpResponse:
+    chan = get_channel(request, network, channel)
+    return render_day(request, chan, day)
+
+
+def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResponse:
+    tz = get_tz(request)
+    lines = list(rows(channel.lines.for_day(day, tz)))
+    highlight = _int_or_none(request.GET.get("hl"))
+    is_today = day == today_in(tz)
+    channel.topic_html = render_irc(channel.topic)  # type: ignore[attr-defined]
+    context = {
+        "channel": channel,
+        "day": day,
+        "tz": tz,
+        "tzq": tz_query(tz),
+        "log_html": render_log(
+            lines, tz, hide_presence=hide_presence(request), highlight=highlight
+        ),
+        "line_count": len(lines),
+        "hide_presence": hide_presence(request),
+        "presence_toggle": tz_query(tz, presence="" if hide_presence(request) else "hide"),
+        "previous_day": _active_day(channel, day, tz, before=True),
+        "next_day": _active_day(channel, day, tz, before=False),
+        "calendar": _month_calendar(channel, day, tz),
+        "is_today": is_today,
+        "last_id": _last_live_id(channel) if is_today else None,
+        "stream_url": _stream_url(channel) if is_today else "",
+    }
+    return render(request, "irclogger/day.html", context)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() and len(value) < 19 else None
+
+
+def _day_start(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
+
+
+def _active_day(channel: Channel, day: dt.date, tz: dt.tzinfo, *, before: bool) -> dt.date | None:
+    """The nearest earlier (or later) day on which anything was said."""
+    if before:
+        lines = channel.lines.filter(timestamp__lt=_day_start(day, tz)).order_by("-timestamp")
+    else:
+        next_start = _day_start(day + dt.timedelta(days=1), tz)
+        lines = channel.lines.filter(timestamp__gte=next_start).order_by("timestamp")
+    stamp = lines.values_list("timestamp", flat=True).first()
+    return stamp.astimezone(tz).date() if stamp else None
+
+
+def _active_days(channel: Channel, first: dt.date, last: dt.date, tz: dt.tzinfo) -> set[dt.date]:
+    # One EXISTS per day walks the (channel, timestamp) index a few rows at a
+    # time; a DISTINCT over the month would read every line of the month.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT d::date FROM generate_series(%s::date, %s::date, '1 day') AS d
+            WHERE EXISTS (
+                SELECT 1 FROM irclogger_line
+                WHERE channel_id = %s
+                  AND timestamp >= (d::timestamp AT TIME ZONE %s)
+                  AND timestamp < ((d + interval '1 day')::timestamp AT TIME ZONE %s))
+            """,
+            [first, last, channel.pk, str(tz), str(tz)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _month_calendar(channel: Channel, day: dt.date, tz: dt.tzinfo) -> dict[str, object]:
+    """Weeks of the month, each day with a link when it has lines."""
+    weeks = calendar.Calendar().monthdatescalendar(day.year, day.month)
+    active = _active_days(channel, weeks[0][0], weeks[-1][-1], tz)
+    tzq = tz_query(tz)
+    base = {"network": channel.network.slug, "channel": channel.slug}
+
+    def cell(d: dt.date) -> dict[str, object]:
+        url = reverse("irc-day", kwargs={**base, "day": d}) + tzq if d in active else ""
+        return {"date": d, "url": url, "current": d == day, "in_month": d.month == day.month}
+
+    return {"title": day.strftime("%B %Y"), "weeks": [[cell(d) for d in week] for week in weeks]}
+
+
+def _last_live_id(channel: Channel) -> int:
+    """Where the page's stream resumes, closing the render-to-connect gap."""
+    last = Line.objects.filter(channel=channel, imported=False).order_by("-id").first()
+    return last.id if last else 0
+
+
+def _stream_url(channel: Channel) -> str:
+    kwargs = {"network": channel.network.slug, "channel": channel.slug}
+    return reverse("irc-today", kwargs=kwargs) + "stream/"

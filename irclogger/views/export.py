@@ -1,0 +1,70 @@
+import datetime as dt
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from irclogger.formatting import strip_irc
+from irclogger.models import Line
+from irclogger.views._common import get_channel, get_tz
+
+# How each kind reads in a plain-text log, in the style of irssi's logs.
+_TEXT_SHAPES = {
+    "message": "<{nick}> {text}",
+    "action": " * {nick} {text}",
+    "notice": "-{nick}- {text}",
+    "join": "-!- {nick} has joined {channel}",
+    "part": "-!- {nick} has left {channel} [{text}]",
+    "quit": "-!- {nick} has quit [{text}]",
+    "nick": "-!- {nick} is now known as {target}",
+    "topic": "-!- {nick} changed the topic of {channel} to: {text}",
+    "kick": "-!- {target} was kicked from {channel} by {nick} [{text}]",
+    "mode": "-!- mode/{channel} [{text}] by {nick}",
+    "system": "-!- {text}",
+}
+
+
+def day_text(request: HttpRequest, network: str, channel: str, day: dt.date) -> HttpResponse:
+    chan = get_channel(request, network, channel)
+    tz = get_tz(request)
+    out = [f"--- Log for {chan.name} on {chan.network.name}, {day.isoformat()} ({tz})"]
+    for line in chan.lines.for_day(day, tz).iterator(chunk_size=2000):
+        out.append(f"{line.timestamp.astimezone(tz):%H:%M:%S} {_as_text(line, chan.name)}")
+    return HttpResponse("\n".join(out) + "\n", content_type="text/plain; charset=utf-8")
+
+
+def _as_text(line: Line, channel_name: str) -> str:
+    shape = _TEXT_SHAPES.get(line.kind, "{text}")
+    return shape.format(
+        nick=strip_irc(line.nick),
+        target=strip_irc(line.target),
+        text=strip_irc(line.text),
+        channel=channel_name,
+    )
+
+
+def day_json(request: HttpRequest, network: str, channel: str, day: dt.date) -> JsonResponse:
+    chan = get_channel(request, network, channel)
+    tz = get_tz(request)
+    day_lines = list(chan.lines.for_day(day, tz))
+    return JsonResponse(
+        {
+            "network": chan.network.slug,
+            "channel": chan.name,
+            "date": day.isoformat(),
+            "tz": str(tz),
+            "lines": [_as_json(line) for line in day_lines],
+            # A client polling for more asks for ids above this one.
+            "cursor": max((line.id for line in day_lines), default=None),
+        }
+    )
+
+
+def _as_json(line: Line) -> dict[str, object]:
+    return {
+        "id": line.id,
+        "timestamp": line.timestamp.isoformat(),
+        "kind": line.kind,
+        "nick": line.nick,
+        "target": line.target,
+        "text": line.text,
+        "plain": strip_irc(line.text),
+    }

@@ -1,0 +1,41 @@
+"""Take the README's screenshot: a demo day page in headless Chromium.
+
+Usage: python scripts/screenshot.py URL OUT.png [--dark]
+"""
+
+import argparse
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("out")
+    parser.add_argument("--dark", action="store_true")
+    parser.add_argument("--width", type=int, default=1200)
+    parser.add_argument("--height", type=int, default=800)
+    args = parser.parse_args()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(
+            viewport={"width": args.width, "height": args.height},
+            color_scheme="dark" if args.dark else "light",
+        )
+        page.goto(args.url, wait_until="networkidle")
+        page.screenshot(path=args.out)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Real processes for end-to-end tests: free loopback ports, start, wait, stop.
+
+Every server a test starts listens on 127.0.0.1 on a port the kernel chose,
+and is stopped by the fixture or context manager that started it.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = str(Path(sys.executable).parent / "gunicorn")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(
+    port: int, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def child_database_url() -> str:
+    """The URL of the database pytest-django made, for a child process."""
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    host = db["HOST"] or ""
+    if host.startswith("/"):
+        return f"postgresql://{auth}@/{db['NAME']}?host={host}"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgresql://{auth}@{host}{port}/{db['NAME']}"
+
+
+@dataclass
+class Gunicorn:
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def reload(self) -> None:
+        """What `systemctl reload` does: SIGHUP, new workers, old ones drain."""
+        self.process.send_signal(signal.SIGHUP)
+
+
+@contextmanager
+def gunicorn(tmp_path: Path, workers: int = 1, **extra_env: str) -> Iterator[Gunicorn]:
+    """Start gunicorn with conf/gunicorn.py on a free loopback port."""
+    port = free_port()
+    log_path = tmp_path / f"gunicorn-{port}.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": child_database_url(),
+        "GUNICORN_BIND": f"127.0.0.1:{port}",
+        "GUNICORN_WORKERS": str(workers),
+        "DEBUG": "1",
+        **extra_env,
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [GUNICORN, "-c", "conf/gunicorn.py"], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+    server = Gunicorn(port, process, log_path, env)
+    try:
+        wait_for_port(port, process=process)
+        yield server
+    finally:
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

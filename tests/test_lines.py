@@ -1,0 +1,109 @@
+import datetime as dt
+import re
+import zoneinfo
+
+import pytest
+
+from irclogger.lines import presence_summary, render_line, render_log
+from irclogger.models import Channel, Line
+from tests.conftest import NOON, say
+
+KINDS = [
+    "message",
+    "action",
+    "notice",
+    "join",
+    "part",
+    "quit",
+    "nick",
+    "topic",
+    "kick",
+    "mode",
+    "system",
+]
+
+
+def _line(
+    kind: str,
+    text: str = "text",
+    nick: str = "alice",
+    target: str = "bob",
+    at: dt.datetime = NOON,
+    line_id: int = 7,
+) -> Line:
+    return Line(id=line_id, timestamp=at, kind=kind, nick=nick, target=target, text=text)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("message", '&lt;alice&gt;</span> <span class="msg">text'),
+        ("action", "* alice</span>"),
+        ("notice", "-alice-</span>"),
+        ("join", 'alice</span> joined <span class="host">(text)</span>'),
+        ("part", "alice</span> left (text)"),
+        ("quit", "alice</span> quit (text)"),
+        ("nick", "alice</span> is now known as bob"),
+        ("topic", 'changed the topic to: <span class="msg">text'),
+        ("kick", "alice</span> kicked bob (text)"),
+        ("mode", "alice</span> sets mode text"),
+        ("system", "— text"),
+    ],
+)
+def test_it_renders_each_kind(kind: str, expected: str) -> None:
+    html = render_line(_line(kind))
+    assert expected in html
+    assert html.startswith('<li id="L7" class="line k-' + kind)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_it_escapes_every_field(kind: str) -> None:
+    evil = '<img src=x onerror="alert(1)">'
+    html = render_line(_line(kind, text=evil, nick=evil, target=evil))
+    assert "<img" not in html
+    assert 'onerror="' not in html
+
+
+def test_it_shows_local_time_and_links_the_anchor() -> None:
+    html = render_line(_line("message"), zoneinfo.ZoneInfo("Asia/Tokyo"))
+    assert '<a class="ts" href="#L7"' in html
+    assert ">21:00:00</a>" in html
+
+
+def test_it_marks_the_highlighted_line() -> None:
+    assert 'class="line k-message hl"' in render_line(_line("message"), highlight=7)
+
+
+def test_it_folds_presence_runs_but_not_single_joins() -> None:
+    lines = [
+        _line("message", line_id=1),
+        _line("join", line_id=2),
+        _line("message", line_id=3),
+        _line("join", line_id=4),
+        _line("quit", line_id=5),
+        _line("nick", line_id=6),
+    ]
+    html = render_log(lines, dt.UTC)
+    assert html.count('class="presence-run"') == 1
+    assert "1 joined, 1 quit, 1 renamed" in html
+    assert len(re.findall(r'<li id="L\d+"', html)) == 6
+    assert 'id="L2"' in html.split('class="presence-run"')[0]
+
+
+def test_it_drops_presence_lines_when_hidden() -> None:
+    lines = [_line("join", line_id=1), _line("message", line_id=2), _line("part", line_id=3)]
+    html = render_log(lines, dt.UTC, hide_presence=True)
+    assert re.findall(r'id="L(\d+)"', html) == ["2"]
+
+
+def test_it_summarises_a_run() -> None:
+    run = [_line("join"), _line("join"), _line("part")]
+    assert presence_summary(run) == "2 joined, 1 left"
+
+
+def test_it_renders_rows_from_the_database(public_channel: Channel) -> None:
+    from irclogger.lines import rows
+
+    say(public_channel, "from the db")
+    html = render_log(rows(Line.objects.all()), dt.UTC)
+    assert "from the db" in html
