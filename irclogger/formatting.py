@@ -1,15 +1,205 @@
-# Placeholder until the formatter branch lands.
-import html
+"""IRC text to HTML: mIRC formatting as the modern IRC formatting spec describes.
+
+The text is split into runs of characters that share one style; every run is
+escaped on its own and wrapped in one flat ``<span>``, so no input can leave a
+tag open or nest tags wrongly. Links are found afterwards in the plain text
+(formatting removed), so a control byte can never end up inside an href.
+Any control byte the spec does not define is dropped from the display.
+"""
+
+import itertools
+import re
 import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from html import escape
+
+BOLD = "\x02"
+COLOUR = "\x03"
+HEX_COLOUR = "\x04"
+RESET = "\x0f"
+MONOSPACE = "\x11"
+REVERSE = "\x16"
+ITALIC = "\x1d"
+STRIKETHROUGH = "\x1e"
+UNDERLINE = "\x1f"
+
+_TOGGLES = {
+    BOLD: "bold",
+    ITALIC: "italic",
+    UNDERLINE: "underline",
+    STRIKETHROUGH: "strike",
+    MONOSPACE: "mono",
+    REVERSE: "reverse",
+}
+
+# One formatting code with its arguments, or one other control byte.
+# Two digits are always taken when present; a comma counts only when a digit
+# follows it (the spec: "\x0304," keeps the comma as text).
+_CODE = re.compile(
+    r"\x03(?P<fg>[0-9]{1,2})?(?(fg)(?:,(?P<bg>[0-9]{1,2}))?)"
+    r"|\x04(?P<hfg>[0-9a-fA-F]{6})?(?(hfg)(?:,(?P<hbg>[0-9a-fA-F]{6}))?)"
+    r"|[\x00-\x1f\x7f]"
+)
+
+# Colour 99 is "the default colour": setting it clears the colour.
+_DEFAULT_COLOUR = 99
+
+_URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`\x00-\x1f\x7f]+", re.IGNORECASE)
+# Punctuation that ends a sentence more often than a URL.
+_URL_TRAILING = ".,;:!?*'\""
 
 
-def render_irc(text: str) -> str:
-    return html.escape("".join(c for c in text if c >= " "))
+@dataclass(frozen=True)
+class Style:
+    bold: bool = False
+    italic: bool = False
+    underline: bool = False
+    strike: bool = False
+    mono: bool = False
+    reverse: bool = False
+    # An mIRC colour number (0–98) or a "#rrggbb" string; None is the default.
+    fg: int | str | None = None
+    bg: int | str | None = None
+
+    def classes_and_css(self) -> tuple[list[str], list[str]]:
+        classes = [f"irc-{name}" for name in ("bold", "italic", "underline", "strike", "mono")]
+        chosen = [cls for cls in classes if getattr(self, cls[4:])]
+        fg, bg = (self.bg, self.fg) if self.reverse else (self.fg, self.bg)
+        css: list[str] = []
+        if self.reverse and fg is None and bg is None:
+            chosen.append("irc-reverse")
+        _colour(fg, "fg", "color", chosen, css)
+        _colour(bg, "bg", "background-color", chosen, css)
+        if fg is not None and fg == bg:
+            # Same colour on same colour hides the text on purpose: a spoiler.
+            chosen.append("irc-spoiler")
+        return chosen, css
+
+
+PLAIN = Style()
+
+
+def _colour(
+    value: int | str | None, prefix: str, prop: str, classes: list[str], css: list[str]
+) -> None:
+    if isinstance(value, int):
+        classes.append(f"irc-{prefix}{value}")
+    elif isinstance(value, str):
+        # Only six hex digits ever get here (the pattern), so this is safe CSS.
+        css.append(f"{prop}:{value}")
+
+
+def runs(text: str) -> Iterator[tuple[Style, str]]:
+    """Split text into (style, visible text) runs; control bytes removed."""
+    style = PLAIN
+    position = 0
+    for match in _CODE.finditer(text):
+        if match.start() > position:
+            yield style, text[position : match.start()]
+        position = match.end()
+        style = _apply(style, match)
+    if position < len(text):
+        yield style, text[position:]
+
+
+def _apply(style: Style, match: re.Match[str]) -> Style:
+    code = match.group(0)[0]
+    if code in _TOGGLES:
+        name = _TOGGLES[code]
+        return replace(style, **{name: not getattr(style, name)})
+    if code == RESET:
+        return PLAIN
+    if code == COLOUR:
+        return _apply_colour(style, match.group("fg"), match.group("bg"), int)
+    if code == HEX_COLOUR:
+        return _apply_colour(style, match.group("hfg"), match.group("hbg"), _hex)
+    return style  # any other control byte: dropped, style unchanged
+
+
+def _hex(value: str) -> str:
+    return "#" + value.lower()
+
+
+def _apply_colour(
+    style: Style, fg: str | None, bg: str | None, convert: Callable[[str], int | str]
+) -> Style:
+    if fg is None:
+        return replace(style, fg=None, bg=None)
+    new_fg = _normalise(convert(fg))
+    new_bg = style.bg if bg is None else _normalise(convert(bg))
+    return replace(style, fg=new_fg, bg=new_bg)
+
+
+def _normalise(value: int | str) -> int | str | None:
+    return None if value == _DEFAULT_COLOUR else value
 
 
 def strip_irc(text: str) -> str:
-    return "".join(c for c in text if c >= " ")
+    """The visible text: formatting codes removed with their digits."""
+    return _CODE.sub("", text)
+
+
+def render_irc(text: str) -> str:
+    """Safe HTML for one IRC message: styled runs, then links."""
+    pieces = list(runs(text))
+    plain = "".join(chunk for _, chunk in pieces)
+    links = [_link_span(match) for match in _URL.finditer(plain)]
+    return "".join(_render(pieces, [span for span in links if span[1] > span[0]], plain))
+
+
+def _link_span(match: re.Match[str]) -> tuple[int, int]:
+    url = match.group(0)
+    end = match.end()
+    while url and (
+        url[-1] in _URL_TRAILING or (url[-1] == ")" and url.count("(") < url.count(")"))
+    ):
+        url = url[:-1]
+        end -= 1
+    if url.lower() in {"http://", "https://", "www."}:
+        return match.start(), match.start()
+    return match.start(), end
+
+
+def _render(
+    pieces: list[tuple[Style, str]], links: list[tuple[int, int]], plain: str
+) -> Iterator[str]:
+    """Emit runs, cut at link boundaries so each <a> wraps whole spans."""
+    cuts = sorted({0, len(plain), *(edge for span in links for edge in span)})
+    starts = {start: end for start, end in links}
+    ends = {end for _, end in links}
+    offset = 0
+    for style, chunk in pieces:
+        chunk_end = offset + len(chunk)
+        inner = [c for c in cuts if offset < c < chunk_end]
+        bounds = [offset, *inner, chunk_end]
+        for left, right in itertools.pairwise(bounds):
+            if left in ends:
+                yield "</a>"
+            if left in starts:
+                yield _anchor(plain[left : starts[left]])
+            yield _span(style, plain[left:right])
+        offset = chunk_end
+    if offset in ends:
+        yield "</a>"
+
+
+def _anchor(url: str) -> str:
+    href = url if "://" in url else "http://" + url
+    return f'<a href="{escape(href)}" rel="nofollow ugc noopener" target="_blank">'
+
+
+def _span(style: Style, chunk: str) -> str:
+    text = escape(chunk)
+    if style == PLAIN:
+        return text
+    classes, css = style.classes_and_css()
+    attrs = f' class="{" ".join(classes)}"' if classes else ""
+    if css:
+        attrs += f' style="{";".join(css)}"'
+    return f"<span{attrs}>{text}</span>" if attrs else text
 
 
 def nick_colour_class(nick: str) -> str:
+    """One of 16 nick colours, stable for a nick whatever its case (CSS: nick-N)."""
     return f"nick-{zlib.crc32(nick.lower().encode()) % 16}"
