@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help setup db run test test-fast lint format bench bench-quick migrations-check clean
+.PHONY: help setup db run test test-fast lint format bench bench-quick migrations-check clean nginxconf
 
 help:
 	@echo "make run        start irclogger on http://127.0.0.1:8000/ with demo logs"
@@ -51,6 +51,12 @@ format: setup
 
 migrations-check: setup
 	$(PY) manage.py makemigrations --check --dry-run
+
+# Render conf/nginx/ into $(NGINX_OUT); pass options, e.g.
+# make nginxconf NGINXCONF_ARGS="--server-name logs.example.org --cert … --key …"
+NGINX_OUT ?= var/nginx
+nginxconf: setup
+	$(PY) manage.py nginxconf --out $(NGINX_OUT) $(NGINXCONF_ARGS)
 
 bench: setup
 	$(PY) -m bench.run
