@@ -1,6 +1,9 @@
 """Take the README's screenshot: a demo day page in headless Chromium.
 
-Usage: python scripts/screenshot.py URL OUT.png [--dark]
+Usage: python scripts/screenshot.py URL OUT.png [--dark] [--focus CSS_SELECTOR]
+
+--focus scrolls the first element that matches to the middle of the view,
+so the picture shows, say, a line with colours.
 """
 
 import argparse
@@ -23,6 +26,7 @@ def main() -> None:
     parser.add_argument("--dark", action="store_true")
     parser.add_argument("--width", type=int, default=1200)
     parser.add_argument("--height", type=int, default=800)
+    parser.add_argument("--focus", default="")
     args = parser.parse_args()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -33,6 +37,8 @@ def main() -> None:
             color_scheme="dark" if args.dark else "light",
         )
         page.goto(args.url, wait_until="networkidle")
+        if args.focus:
+            page.locator(args.focus).first.evaluate("e => e.scrollIntoView({block: 'center'})")
         page.screenshot(path=args.out)
         browser.close()
 
