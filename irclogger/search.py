@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 
 from irclogger.models import HEADLINE_START, HEADLINE_STOP, Channel, Line, LineQuerySet, User
+from irclogger.views.converters import EARLIEST, LATEST, in_range
 
 # Counting every match of a common word over millions of lines costs more
 # than the page; past this the page says "more than".
@@ -23,9 +24,21 @@ class SearchForm(forms.Form):
         required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput
     )
 
+    def clean_since(self) -> dt.date | None:
+        return _bounded(self.cleaned_data.get("since"))
+
+    def clean_until(self) -> dt.date | None:
+        return _bounded(self.cleaned_data.get("until"))
+
     def is_empty(self) -> bool:
         data = self.cleaned_data
         return not (data.get("q") or data.get("nick"))
+
+
+def _bounded(day: dt.date | None) -> dt.date | None:
+    if day is not None and not in_range(day):
+        raise forms.ValidationError(f"Choose a date between {EARLIEST} and {LATEST}.")
+    return day
 
 
 @dataclass
