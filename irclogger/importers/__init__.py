@@ -1,0 +1,32 @@
+"""Importers for the logs people already have: irssi, WeeChat, ZNC, HexChat/XChat,
+EnergyMech and Limnoria/Supybot.
+
+The stable entry point (``manage.py importlogs`` and the benchmark call it)::
+
+    from irclogger.importers import import_files, ImportSummary
+
+    summary: ImportSummary = import_files(
+        paths,            # Iterable[str | Path]: plain or gzipped log files
+        channel,          # irclogger.models.Channel the lines belong to
+        fmt=None,         # a name from FORMATS, or None to detect each file's format
+        tz=datetime.UTC,  # the zone of the logs' local times (a zoneinfo.ZoneInfo)
+        report=None,      # Callable[[str], None] for problems; None writes to stderr
+        progress=False,   # a tqdm progress bar on stderr
+    )
+    summary.imported, summary.duplicates, summary.unparsable, summary.refused
+
+It never raises for a bad line or an unknown file: a malformed line is
+reported (file:line) and counted, an unknown file is listed in ``refused``,
+and the rest imports. Re-importing a file adds nothing (see runner.py for
+the import key). Imported lines are ``imported=True`` and are never
+announced to streams.
+
+One module per format (``base.Format``: a name, a sniff, a parser); the
+shared line model, decoding and time zone handling are in ``base``,
+detection in ``detect``, the database side in ``runner``.
+"""
+
+from irclogger.importers.detect import FORMATS
+from irclogger.importers.runner import ImportSummary, import_files
+
+__all__ = ["FORMATS", "ImportSummary", "import_files"]

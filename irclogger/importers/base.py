@@ -1,0 +1,179 @@
+"""What every importer shares: the parsed line, decoding, dates and local times.
+
+A format is a ``Format``: a name, a ``sniff`` that scores how much the head of
+a file looks like it, and a parser factory. A parser is fed one decoded line
+at a time (line ending removed) and answers with an ``Entry``, ``None`` for a
+line that carries nothing to store (a date marker, an empty line), or raises
+``Unparsable``; the runner numbers the lines and reports the problems.
+"""
+
+import codecs
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from irclogger.models import LineKind
+
+UTC = dt.UTC
+
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+        start=1,
+    )
+}
+
+# The kinds as plain strings: they are hashed into import keys and written by COPY.
+MESSAGE = LineKind.MESSAGE.value
+ACTION = LineKind.ACTION.value
+NOTICE = LineKind.NOTICE.value
+JOIN = LineKind.JOIN.value
+PART = LineKind.PART.value
+QUIT = LineKind.QUIT.value
+NICK = LineKind.NICK.value
+TOPIC = LineKind.TOPIC.value
+KICK = LineKind.KICK.value
+MODE = LineKind.MODE.value
+SYSTEM = LineKind.SYSTEM.value
+
+# The mode characters clients put before a nick (op, voice, halfop, …).
+NICK_MODES = "@+%&~!"
+
+
+class Entry(NamedTuple):
+    """One line of a log, its timestamp already in UTC."""
+
+    timestamp: dt.datetime
+    kind: str
+    nick: str = ""
+    target: str = ""
+    text: str = ""
+
+
+class Unparsable(ValueError):
+    """A line this format cannot read; the message says why."""
+
+
+class Refused(ValueError):
+    """A whole file this format cannot read (e.g. no date in its name)."""
+
+
+class Parser(Protocol):
+    def feed(self, line: str) -> Entry | None: ...
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    # How much the first lines of a file look like this format: 0 is not at all.
+    sniff: Callable[[Path, list[str]], int]
+    parser: Callable[[Path, "Clock"], Parser]
+
+
+def _c1_for_undefined(error: UnicodeError) -> tuple[str, int]:
+    # cp1252 leaves five bytes (0x81, 0x8D, 0x8F, 0x90, 0x9D) undefined; like
+    # the WHATWG windows-1252 decoder, read them as the C1 code points of the
+    # same value, so no line is ever lost to its encoding.
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start : error.end].decode("latin-1"), error.end
+
+
+codecs.register_error("irclogger-c1", _c1_for_undefined)
+
+
+def decode(raw: bytes) -> str:
+    """UTF-8, or cp1252 for this line only when it is not valid UTF-8."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="irclogger-c1")
+
+
+def strip_mode(nick: str) -> str:
+    """``@alice`` → ``alice``: the channel mode a client shows is not the nick."""
+    return nick[1:] if nick[:1] in NICK_MODES and len(nick) > 1 else nick
+
+
+def month_number(name: str) -> int:
+    try:
+        return MONTHS[name[:3].title()]
+    except KeyError:
+        raise Unparsable(f"unknown month name {name!r}") from None
+
+
+class Clock:
+    """Turns a log's local wall-clock times into UTC, deterministically.
+
+    Times are read in ``tz`` (zoneinfo, so DST applies). A time that happens
+    twice when the clocks go back is the first occurrence, unless the file
+    already went past it: then it is the second (the log is in time order).
+    A time that never happened when the clocks go forward is read with the
+    offset in force before the change (zoneinfo's fold=0), i.e. as if the
+    clock had not been changed yet.
+    """
+
+    def __init__(self, tz: dt.tzinfo) -> None:
+        self.tz = tz
+        self.is_utc = tz is UTC or getattr(tz, "key", None) in ("UTC", "Etc/UTC")
+        self._last = dt.datetime.min.replace(tzinfo=UTC)
+        # One lookup per local hour: offsets only change at DST transitions,
+        # and converting every line through zoneinfo is the slowest step.
+        self._offsets: dict[tuple[int, int, int, int], dt.timedelta | None] = {}
+
+    def utc(
+        self, year: int, month: int, day: int, hour: int, minute: int, second: int, micro: int = 0
+    ) -> dt.datetime:
+        try:
+            naive = dt.datetime(year, month, day, hour, minute, second, micro)
+        except ValueError as exc:
+            raise Unparsable(f"impossible date or time: {exc}") from None
+        if self.is_utc:
+            return naive.replace(tzinfo=UTC)
+        key = (year, month, day, hour)
+        offset = self._offsets.get(key, ...)
+        if offset is ...:
+            offset = self._steady_offset(naive)
+            self._offsets[key] = offset
+        if offset is not None:
+            result = (naive - offset).replace(tzinfo=UTC)
+        else:
+            result = self._transition_hour(naive)
+        self._last = result
+        return result
+
+    def _steady_offset(self, naive: dt.datetime) -> dt.timedelta | None:
+        """The hour's UTC offset, or None when a transition falls inside it."""
+        start = naive.replace(minute=0, second=0, microsecond=0)
+        end = start + dt.timedelta(minutes=59, seconds=59)
+        offsets = {
+            moment.replace(tzinfo=self.tz, fold=fold).utcoffset()
+            for moment in (start, end)
+            for fold in (0, 1)
+        }
+        return offsets.pop() if len(offsets) == 1 else None
+
+    def _transition_hour(self, naive: dt.datetime) -> dt.datetime:
+        first = naive.replace(tzinfo=self.tz, fold=0).astimezone(UTC)
+        second = naive.replace(tzinfo=self.tz, fold=1).astimezone(UTC)
+        if first != second and first < self._last <= second:
+            return second
+        return first
+
+
+TIME = re.compile(r"(\d\d):(\d\d)(?::(\d\d))?")
+
+
+def file_date(path: Path) -> dt.date | None:
+    """The date in a log file's name: ``2024-03-10.log`` or ``…_20240310.log``."""
+    name = path.name.removesuffix(".gz")
+    match = re.search(r"(?:^|\D)(\d{4})-?(\d\d)-?(\d\d)\.log$", name)
+    if not match:
+        return None
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None

@@ -1,0 +1,63 @@
+"""Which format a log file is in, and how to read its bytes (plain or gzipped)."""
+
+import gzip
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from irclogger.importers import energymech, hexchat, irssi, limnoria, weechat, znc
+from irclogger.importers.base import Format, decode
+
+# In order of preference when two formats score the same (ZNC before
+# EnergyMech: classic EnergyMech lines are ZNC's, and read the same).
+FORMATS: dict[str, Format] = {
+    format.name: format
+    for format in (
+        irssi.FORMAT,
+        weechat.FORMAT,
+        znc.FORMAT,
+        energymech.FORMAT,
+        hexchat.FORMAT,
+        limnoria.FORMAT,
+    )
+}
+
+# Enough lines to get past a header and a few events, few enough to be instant.
+HEAD_LINES = 50
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_log(path: Path) -> BinaryIO:
+    """The file's bytes, gunzipped when it is a gzip file (by content, not by name)."""
+    raw = path.open("rb")
+    if raw.peek(2)[:2] == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def lines(stream: BinaryIO) -> Iterator[str]:
+    """Decoded lines without their line ending."""
+    for raw in stream:
+        yield decode(raw.rstrip(b"\r\n"))
+
+
+def head(path: Path) -> list[str]:
+    with open_log(path) as stream:
+        result = []
+        for line in lines(stream):
+            result.append(line)
+            if len(result) == HEAD_LINES:
+                break
+        return result
+
+
+def detect(path: Path, first_lines: list[str]) -> Format | None:
+    """The best-scoring format, or None when no format recognises the file."""
+    best: Format | None = None
+    best_score = 0
+    for format in FORMATS.values():
+        score = format.sniff(path, first_lines)
+        if score > best_score:
+            best, best_score = format, score
+    return best
