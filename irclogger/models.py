@@ -161,17 +161,9 @@ class LineQuerySet(models.QuerySet["Line"]):
         )
 
     def with_headline(self, query: str) -> "LineQuerySet":
-        stripped = Func(
-            models.F("text"),
-            Value(_FORMATTING_PATTERN),
-            Value(" "),
-            Value("g"),
-            function="regexp_replace",
-            output_field=models.TextField(),
-        )
         return self.annotate(
             headline=SearchHeadline(
-                stripped,
+                _stripped_text(),
                 SearchQuery(
                     clean_search_query(query), search_type="websearch", config=SEARCH_CONFIG
                 ),
@@ -193,8 +185,9 @@ def clean_search_query(query: str) -> str:
     return " ".join(printable.split())[:500]
 
 
-def _search_document() -> Any:
-    stripped = Func(
+def _stripped_text() -> Func:
+    """The line's text without formatting codes, in SQL (for the index and snippets)."""
+    return Func(
         models.F("text"),
         Value(_FORMATTING_PATTERN),
         Value(" "),
@@ -202,7 +195,10 @@ def _search_document() -> Any:
         function="regexp_replace",
         output_field=models.TextField(),
     )
-    return SearchVector(stripped, config=SEARCH_CONFIG)
+
+
+def _search_document() -> Any:
+    return SearchVector(_stripped_text(), config=SEARCH_CONFIG)
 
 
 class Line(models.Model):
