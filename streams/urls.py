@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from streams.views import stream
+
+urlpatterns: list[URLPattern] = [
+    path("<slug:network>/<slug:channel>/stream/", stream, name="irc-stream"),
+]

@@ -1,0 +1,426 @@
+"""The per-worker hub: one LISTEN connection feeds every stream of the worker.
+
+The writer of a line notifies ``<channel_id>:<line_id>`` inside its
+transaction (irclogger.publish), so the hub hears of it only on commit. The
+hub loads the notified lines in one query on its own connection, renders
+each SSE frame once, and appends the bytes to one bounded ring per channel.
+A client is only a position in that ring: woken with a bare gevent
+``Waiter``, it sends everything after its position in one write. A client
+that falls off the ring's start is disconnected and resumes from the
+database (DESIGN.md, "The fan-out").
+
+The loops (``run_listener``, ``run_ticker``) only repeat small steps
+(``connect``, ``step``, ``handle``, ``tick``) that tests call one by one.
+"""
+
+import contextlib
+import logging
+import random
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
+
+import gevent
+import psycopg2
+import psycopg2.extensions
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
+from gevent.hub import Waiter, get_hub
+from gevent.socket import wait_read
+
+from irclogger.lines import FIELDS
+from irclogger.metrics import (
+    HUB_CONNECTED,
+    HUB_LAG_SECONDS,
+    HUB_RECONNECTS,
+    LINES_DELIVERED,
+    QUEUE_OVERFLOWS,
+)
+from irclogger.models import Line, LineQuerySet
+from irclogger.publish import NOTIFY_CHANNEL
+from streams.sse import (
+    KEEPALIVE,
+    RETRY_AFTER_END_MS,
+    RETRY_MS,
+    line_frame,
+    retry_frame,
+)
+
+log = logging.getLogger(__name__)
+
+# Frames kept per channel: how far a client may fall behind before it is
+# dropped (it reconnects and replays from PostgreSQL). The same as the
+# replay limit, so a dropped client can always resume without a reload.
+RING_SIZE: int = getattr(settings, "STREAM_RING_SIZE", 1000)
+# A keep-alive comment every 15 s: below the polyfill's 45 s heartbeat
+# timeout and nginx's 60 s proxy_read_timeout (DESIGN.md, trap 6).
+KEEPALIVE_SECONDS = 15.0
+# The ticker's beat: how soon a worker shutdown ends its streams, and how
+# often delivery counts reach the metrics.
+TICK_SECONDS = 1.0
+# A stream ends itself after about ten minutes, so that reloads and deploys
+# never meet only ancient connections; jittered so they do not end together.
+MAX_LIFETIME_SECONDS = (540.0, 660.0)
+# Let page requests run between every 64 wakeups of a sweep: page p99 fell
+# from ~216 ms to ~10 ms for 5-15 % more delivery latency (DESIGN.md).
+YIELD_EVERY = 64
+# How often (in appended frames) a ring looks for clients stuck writing to
+# a socket that stopped reading, and how far behind they may be.
+OVERFLOW_SCAN_EVERY = 64
+# Reconnect the LISTEN connection after 0.5 s, doubling to 30 s: quick for a
+# blip, gentle on a PostgreSQL that is restarting.
+BACKOFF_SECONDS = (0.5, 30.0)
+# With no notification for this long, ping the LISTEN connection: a
+# half-open TCP connection would otherwise look idle forever.
+PING_SECONDS = 30.0
+# After a reconnect, more missed lines than this are not caught up through
+# the rings: every client is dropped and replays from PostgreSQL instead.
+CATCH_UP_LIMIT = 5_000
+
+# What wakes a waiting client.
+NEW = "new"
+PING = "keepalive"
+STOP = "stop"
+
+
+class Row(NamedTuple):
+    channel_id: int
+    id: int
+    timestamp: Any
+    kind: str
+    nick: str
+    target: str
+    text: str
+
+
+class Overflow(Exception):
+    """The client fell off its ring's start."""
+
+
+class Client:
+    __slots__ = ("expires", "last_id", "pos", "ring", "sock", "waiter")
+
+    def __init__(self, ring: "Ring", last_id: int, sock: socket.socket | None) -> None:
+        self.ring = ring
+        self.pos = ring.end
+        self.last_id = last_id
+        self.sock = sock
+        self.waiter: Waiter | None = None
+        self.expires = time.monotonic() + random.uniform(*MAX_LIFETIME_SECONDS)
+
+
+class Ring:
+    """The last ``size`` frames of one channel, by sequence number."""
+
+    __slots__ = ("channel_id", "clients", "end", "frames", "ids", "last_id", "scanned", "size")
+
+    def __init__(self, channel_id: int, size: int) -> None:
+        self.channel_id = channel_id
+        self.size = size
+        self.frames: list[bytes] = [b""] * size
+        self.ids: list[int] = [0] * size
+        self.end = 0  # sequence number of the next frame
+        self.last_id = 0
+        self.scanned = 0
+        self.clients: set[Client] = set()
+
+    @property
+    def start(self) -> int:
+        return max(0, self.end - self.size)
+
+    def append(self, line_id: int, frame: bytes) -> bool:
+        if line_id <= self.last_id:
+            return False  # a repeated notification, or caught up twice
+        slot = self.end % self.size
+        self.frames[slot] = frame
+        self.ids[slot] = line_id
+        self.end += 1
+        self.last_id = line_id
+        return True
+
+    def read(self, client: Client) -> list[bytes]:
+        """The frames after the client's position that it has not sent yet."""
+        if client.pos < self.start:
+            raise Overflow
+        out = []
+        for seq in range(client.pos, self.end):
+            slot = seq % self.size
+            if self.ids[slot] > client.last_id:
+                out.append(self.frames[slot])
+                client.last_id = self.ids[slot]
+        client.pos = self.end
+        return out
+
+    def drop_all(self) -> None:
+        """Put every client behind the start: each one reconnects and replays."""
+        self.end += self.size
+        self.scanned = self.end
+
+    def stuck_clients(self) -> list[Client]:
+        """Clients busy writing (not waiting) and already off the ring."""
+        self.scanned = self.end
+        start = self.start
+        return [c for c in self.clients if c.waiter is None and c.pos < start]
+
+
+class Hub:
+    def __init__(self, ring_size: int = RING_SIZE) -> None:
+        self.ring_size = ring_size
+        self.rings: dict[int, Ring] = {}
+        self.conn: Any = None  # psycopg2 connection, untyped
+        self.seen_id: int | None = None
+        self.stopping = False
+        self.delivered = 0
+        self.ticks = 0
+        self.greenlets: list[gevent.Greenlet] = []
+
+    # The stream side.
+
+    def subscribe(self, channel_id: int, last_id: int, sock: socket.socket | None) -> Client:
+        ring = self.rings.get(channel_id)
+        if ring is None:
+            ring = self.rings[channel_id] = Ring(channel_id, self.ring_size)
+        client = Client(ring, last_id, sock)
+        ring.clients.add(client)
+        return client
+
+    def unsubscribe(self, client: Client) -> None:
+        ring = client.ring
+        ring.clients.discard(client)
+        if not ring.clients and self.rings.get(ring.channel_id) is ring:
+            del self.rings[ring.channel_id]
+
+    def follow(self, client: Client) -> Iterator[bytes]:
+        """What one stream sends after its replay, until it ends."""
+        while True:
+            try:
+                frames = client.ring.read(client)
+            except Overflow:
+                QUEUE_OVERFLOWS.inc()
+                yield retry_frame(RETRY_MS)
+                return
+            if frames:
+                self.delivered += len(frames)
+                yield b"".join(frames)
+                continue
+            token = self.wait(client)
+            if token == STOP:
+                yield retry_frame(RETRY_AFTER_END_MS)
+                return
+            if token == PING:
+                if time.monotonic() > client.expires:
+                    yield retry_frame(RETRY_AFTER_END_MS)
+                    return
+                yield KEEPALIVE
+
+    def wait(self, client: Client) -> str:
+        if self.stopping:
+            return STOP
+        # No timeout: a timer per waiting client costs more than the wait;
+        # the ticker wakes everyone for the shared keep-alive instead.
+        client.waiter = waiter = Waiter()
+        try:
+            return str(waiter.get())
+        finally:
+            client.waiter = None
+
+    # The database side.
+
+    def connect(self) -> None:
+        """Open the LISTEN connection, then catch up on what it missed."""
+        params = connections["default"].get_connection_params()
+        for key in ("MAX_CONNS", "REUSE_CONNS", "cursor_factory"):
+            params.pop(key, None)
+        params["application_name"] = "irclogger-hub"
+        conn = psycopg2.connect(**params)
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+            cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        self.conn = conn
+        HUB_CONNECTED.set(1)
+        floor = self.seen_id
+        if floor is None:
+            self.seen_id = self._latest_id()
+            clients = [c for ring in self.rings.values() for c in ring.clients]
+            floor = min((c.last_id for c in clients), default=None)
+        if floor is not None and self.rings:
+            self._catch_up(floor)
+
+    def disconnect(self) -> None:
+        HUB_CONNECTED.set(0)
+        conn, self.conn = self.conn, None
+        if conn is not None and not conn.closed:
+            conn.close()
+
+    def is_listening(self) -> bool:
+        return self.conn is not None and not self.conn.closed
+
+    def step(self, timeout: float = PING_SECONDS) -> int:
+        """Wait for notifications once and deliver them; return how many lines."""
+        try:
+            wait_read(self.conn.fileno(), timeout=timeout)
+        except TimeoutError:
+            with self.conn.cursor() as cursor:
+                cursor.execute("SELECT 1")
+            return 0
+        self.conn.poll()
+        payloads = [notify.payload for notify in self.conn.notifies]
+        del self.conn.notifies[:]
+        return self.handle(payloads)
+
+    def handle(self, payloads: Iterable[str]) -> int:
+        wanted = []
+        for payload in payloads:
+            channel_id, _, line_id = payload.partition(":")
+            if not (channel_id.isdigit() and line_id.isdigit()):
+                log.warning("ignoring notification %r", payload)
+                continue
+            self.seen_id = max(self.seen_id or 0, int(line_id))
+            if int(channel_id) in self.rings:
+                wanted.append(int(line_id))
+        if not wanted:
+            return 0
+        return self.deliver(self._fetch(Line.objects.after(0).filter(id__in=wanted)))
+
+    def deliver(self, rows: list[Row]) -> int:
+        """Render each line once, append it to its ring, wake the waiting clients."""
+        touched: dict[int, Ring] = {}
+        for row in rows:
+            ring = self.rings.get(row.channel_id)
+            if ring is not None and ring.append(row.id, line_frame(row)):
+                touched[ring.channel_id] = ring
+        if rows:
+            HUB_LAG_SECONDS.set((timezone.now() - rows[-1].timestamp).total_seconds())
+        waiting: list[Client] = []
+        for ring in touched.values():
+            waiting.extend(c for c in ring.clients if c.waiter is not None)
+            if ring.start and ring.end - ring.scanned >= OVERFLOW_SCAN_EVERY:
+                self.cut(ring.stuck_clients())
+        self.wake(waiting, NEW)
+        return len(rows)
+
+    def wake(self, clients: list[Client], token: str) -> None:
+        """Switch to each waiting client from the gevent hub, yielding now and then."""
+        run_callback = get_hub().loop.run_callback
+        for count, client in enumerate(clients, 1):
+            waiter = client.waiter
+            if waiter is not None:
+                run_callback(waiter.switch, token)
+            if count % YIELD_EVERY == 0:
+                gevent.sleep(0)
+
+    def cut(self, clients: list[Client]) -> None:
+        """Drop clients whose socket stopped taking data: their blocked write fails."""
+        for client in clients:
+            QUEUE_OVERFLOWS.inc()
+            self.unsubscribe(client)
+            if client.sock is not None:
+                with contextlib.suppress(OSError):  # already gone
+                    client.sock.shutdown(socket.SHUT_RDWR)
+
+    def tick(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Once a second: shutdown, keep-alive, metrics."""
+        self.ticks += 1
+        if self.delivered:
+            LINES_DELIVERED.inc(self.delivered)
+            self.delivered = 0
+        if not self.stopping and should_stop():
+            self.stopping = True
+            self.wake(self._waiting(), STOP)
+        elif self.ticks % round(KEEPALIVE_SECONDS / TICK_SECONDS) == 0:
+            self.wake(self._waiting(), PING)
+
+    def _waiting(self) -> list[Client]:
+        return [c for ring in self.rings.values() for c in ring.clients if c.waiter is not None]
+
+    def _latest_id(self) -> int:
+        rows = self._query(Line.objects.after(0).order_by("-id").values_list("id")[:1])
+        return int(rows[0][0]) if rows else 0
+
+    def _catch_up(self, floor: int) -> None:
+        lines = Line.objects.after(floor).filter(channel_id__in=list(self.rings))
+        rows = self._fetch(lines[: CATCH_UP_LIMIT + 1])
+        if len(rows) > CATCH_UP_LIMIT:
+            for ring in self.rings.values():
+                ring.drop_all()
+            self.wake(self._waiting(), NEW)
+            return
+        if rows:
+            self.seen_id = max(self.seen_id or 0, rows[-1].id)
+        self.deliver(rows)
+
+    def _fetch(self, lines: LineQuerySet) -> list[Row]:
+        return [Row(*row) for row in self._query(lines.values_list("channel_id", *FIELDS))]
+
+    def _query(self, queryset: Any) -> list[tuple[Any, ...]]:
+        # The ORM writes the SQL; the hub's own connection runs it, so the
+        # hub never waits behind pages for a pooled connection.
+        sql, params = queryset.query.sql_with_params()
+        with self.conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+    # The loops.
+
+    def run_listener(self) -> None:
+        backoff = BACKOFF_SECONDS[0]
+        while True:
+            try:
+                self.connect()
+                backoff = BACKOFF_SECONDS[0]
+                while True:
+                    self.step()
+            except (psycopg2.Error, OSError) as exc:
+                log.warning("hub: LISTEN connection lost (%s); retrying in %.1f s", exc, backoff)
+            self.disconnect()
+            HUB_RECONNECTS.inc()
+            gevent.sleep(random.uniform(backoff / 2, backoff))
+            backoff = min(backoff * 2, BACKOFF_SECONDS[1])
+
+    def run_ticker(self, should_stop: Callable[[], bool]) -> None:
+        while True:
+            gevent.sleep(TICK_SECONDS)
+            self.tick(should_stop)
+
+    def start(self, should_stop: Callable[[], bool]) -> None:
+        self.greenlets = [
+            gevent.spawn(self.run_listener),
+            gevent.spawn(self.run_ticker, should_stop),
+        ]
+
+    def close(self) -> None:
+        gevent.killall(self.greenlets)
+        self.greenlets = []
+        self.disconnect()
+
+
+_hub: Hub | None = None
+
+
+def start(should_stop: Callable[[], bool] = lambda: False) -> Hub:
+    """Start this process's hub (gunicorn's post_worker_init calls it)."""
+    global _hub
+    if _hub is None:
+        _hub = Hub()
+        _hub.start(should_stop)
+    return _hub
+
+
+def get() -> Hub:
+    """The running hub; started here when no server hook did (runserver, tests)."""
+    return _hub if _hub is not None else start()
+
+
+def stop() -> None:
+    global _hub
+    if _hub is not None:
+        _hub.close()
+        _hub = None
+
+
+def is_listening() -> bool:
+    """For /healthz: this worker's hub holds its LISTEN connection."""
+    return _hub is not None and _hub.is_listening()

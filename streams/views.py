@@ -1,0 +1,105 @@
+"""The live tail of a channel: ``/<network>/<channel>/stream/``.
+
+Subscribe first, then replay ``id > last seen`` from PostgreSQL, then go
+live, dropping ids already sent: no gap and no repeat across reconnects
+(DESIGN.md, data flow step 4). The database connection goes back to the
+pool before the stream waits, so an open stream holds none.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connection
+from django.http import HttpRequest, StreamingHttpResponse
+
+from irclogger.lines import rows
+from irclogger.metrics import LINES_DELIVERED, STREAMS_OPEN, STREAMS_OPEN_PER_WORKER, STREAMS_OPENED
+from irclogger.models import Channel, Line
+from irclogger.views._common import get_channel
+from streams import hub as hubs
+from streams.sse import StreamingSseView, event_frame, line_frame
+
+# At most this many lines are replayed on a reconnect; a page further behind
+# than that is told to reload, which is cheaper than a thousand appends.
+REPLAY_LIMIT = 1000
+# Where the page passes the id it was rendered with (its first connection),
+# and where event-source-polyfill passes the id it resumes from.
+LAST_ID_PARAMS = ("lastEventId", "last_event_id")
+# Line ids are bigint.
+MAX_ID = 2**63 - 1
+
+
+class ChannelStream(StreamingSseView):
+    def dispatch(
+        self, request: HttpRequest, network: str, channel: str, **kwargs: Any
+    ) -> StreamingHttpResponse:
+        # The same 404 as the pages for a missing or private channel, before
+        # any byte of a stream is sent.
+        self.channel = get_channel(request, network, channel)
+        return super().dispatch(request, network=network, channel=channel, **kwargs)
+
+    def get_last_id(self) -> int | None:
+        """Last-Event-ID (a reconnect) wins over the page's query parameter."""
+        candidates = [self.request.headers.get("Last-Event-ID")]
+        candidates += [self.request.GET.get(name) for name in LAST_ID_PARAMS]
+        for raw in candidates:
+            if raw is not None:
+                return _parse_id(raw)
+        return None
+
+    def iterator(self) -> Iterator[bytes | None]:
+        hub = hubs.get()
+        requested = self.get_last_id()
+        client = hub.subscribe(
+            self.channel.pk, requested or 0, self.request.META.get("gunicorn.socket")
+        )
+        STREAMS_OPENED.inc()
+        STREAMS_OPEN.inc()
+        STREAMS_OPEN_PER_WORKER.inc()
+        try:
+            replay = self._replay(client, requested)
+            _release_connection()
+            yield replay
+            yield from hub.follow(client)
+        finally:
+            hub.unsubscribe(client)
+            STREAMS_OPEN.dec()
+            STREAMS_OPEN_PER_WORKER.dec()
+
+    def _replay(self, client: hubs.Client, requested: int | None) -> bytes:
+        """The missed lines, or a reload event when too many were missed."""
+        if requested is None:
+            client.last_id = _latest_id(self.channel)  # live from now
+            return b""
+        missed = Line.objects.after(requested).filter(channel=self.channel)
+        lines = list(rows(missed[: REPLAY_LIMIT + 1]))
+        if len(lines) > REPLAY_LIMIT:
+            client.last_id = _latest_id(self.channel)
+            return f"id: {client.last_id}\n".encode() + event_frame("reload", {})
+        if lines:
+            client.last_id = lines[-1].id
+        LINES_DELIVERED.inc(len(lines))
+        return b"".join(line_frame(line) for line in lines)
+
+
+def _parse_id(raw: str) -> int | None:
+    raw = raw.strip()
+    if raw.isdigit() and int(raw) <= MAX_ID:
+        return int(raw)
+    return None
+
+
+def _latest_id(channel: Channel) -> int:
+    latest = Line.objects.after(0).filter(channel=channel).order_by("-id")
+    return latest.values_list("id", flat=True).first() or 0
+
+
+def _release_connection() -> None:
+    # Back to the pool (django-db-geventpool's close() returns it): a waiting
+    # stream must hold no connection (DESIGN.md, trap 1). Inside a test's
+    # atomic block closing would break the test transaction instead.
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+stream = ChannelStream.as_view()
