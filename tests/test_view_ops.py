@@ -1,0 +1,114 @@
+"""/healthz and /metrics: who may read the metrics, what health means."""
+
+import ipaddress
+import json
+import time
+from pathlib import Path
+
+import pytest
+from django.test import Client, override_settings
+
+from irclogger.metrics import STREAMS_OPENED
+from tests.nginx import get
+from tests.servers import gunicorn
+from tests.throwaway_postgres import throwaway_postgres
+
+REMOTE = "203.0.113.7"
+NGINX = "127.0.0.1"
+
+
+def test_it_is_healthy_when_the_database_answers(anonymous_client: Client, db: None) -> None:
+    response = anonymous_client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["database"] == "ok"
+    assert "no-cache" in response["Cache-Control"]
+
+
+def test_it_serves_metrics_on_loopback(anonymous_client: Client, db: None) -> None:
+    STREAMS_OPENED.inc()
+    response = anonymous_client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    text = response.content.decode()
+    assert "irclogger_streams_opened_total" in text
+    assert "irclogger_db_pool_in_use" in text
+
+
+def test_it_refuses_metrics_to_a_remote_client(anonymous_client: Client, db: None) -> None:
+    assert anonymous_client.get("/metrics", REMOTE_ADDR=REMOTE).status_code == 403
+
+
+def test_it_refuses_metrics_to_a_remote_client_behind_nginx(
+    anonymous_client: Client, db: None
+) -> None:
+    response = anonymous_client.get("/metrics", REMOTE_ADDR=NGINX, HTTP_X_FORWARDED_FOR=REMOTE)
+    assert response.status_code == 403
+
+
+def test_it_believes_only_the_entry_nginx_wrote(anonymous_client: Client, db: None) -> None:
+    spoofed = f"127.0.0.1, {REMOTE}"
+    response = anonymous_client.get("/metrics", REMOTE_ADDR=NGINX, HTTP_X_FORWARDED_FOR=spoofed)
+    assert response.status_code == 403
+
+
+def test_it_ignores_forwarded_for_from_a_client_that_is_not_the_proxy(
+    anonymous_client: Client, db: None
+) -> None:
+    response = anonymous_client.get("/metrics", REMOTE_ADDR=REMOTE, HTTP_X_FORWARDED_FOR=NGINX)
+    assert response.status_code == 403
+
+
+@override_settings(METRICS_ALLOWED_NETWORKS=[ipaddress.ip_network("203.0.113.0/24")])
+def test_it_serves_metrics_to_an_allowed_network_behind_nginx(
+    anonymous_client: Client, db: None
+) -> None:
+    response = anonymous_client.get("/metrics", REMOTE_ADDR=NGINX, HTTP_X_FORWARDED_FOR=REMOTE)
+    assert response.status_code == 200
+
+
+@override_settings(METRICS_TOKEN="s3cret-scrape-token")
+def test_it_serves_metrics_to_the_bearer_of_the_token(anonymous_client: Client, db: None) -> None:
+    good = anonymous_client.get(
+        "/metrics", REMOTE_ADDR=REMOTE, HTTP_AUTHORIZATION="Bearer s3cret-scrape-token"
+    )
+    bad = anonymous_client.get("/metrics", REMOTE_ADDR=REMOTE, HTTP_AUTHORIZATION="Bearer guess")
+    assert good.status_code == 200
+    assert bad.status_code == 403
+
+
+@override_settings(METRICS_TOKEN="")
+def test_it_accepts_no_empty_token(anonymous_client: Client, db: None) -> None:
+    response = anonymous_client.get("/metrics", REMOTE_ADDR=REMOTE, HTTP_AUTHORIZATION="Bearer ")
+    assert response.status_code == 403
+
+
+def _health(port: int) -> tuple[int, dict[str, object]]:
+    response = get(port, "/healthz")
+    return response.status, json.loads(response.body)
+
+
+def _wait_for_health(port: int, status: int) -> tuple[int, dict[str, object]]:
+    """Ask until /healthz answers ``status``; 60 tries, 15 s at most."""
+    deadline = time.monotonic() + 15
+    answer = _health(port)
+    for _ in range(60):
+        if answer[0] == status or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
+        answer = _health(port)
+    return answer
+
+
+@pytest.mark.e2e
+def test_it_is_unhealthy_while_postgresql_is_down(tmp_path: Path) -> None:
+    with (
+        throwaway_postgres(tmp_path) as postgres,
+        gunicorn(tmp_path, DATABASE_URL=postgres.url) as server,
+    ):
+        assert _health(server.port)[0] == 200
+        postgres.stop()
+        status, body = _wait_for_health(server.port, 503)
+        assert status == 503
+        assert body["checks"]["database"] != "ok"  # type: ignore[index]
+        postgres.start()
+        assert _wait_for_health(server.port, 200)[0] == 200
