@@ -39,6 +39,14 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 control_socket_disable = True
 
 
+def post_worker_init(worker: object) -> None:
+    # The IRC bot, if IRCLOGGER_BOT is on: every worker campaigns for the
+    # advisory lock in a greenlet, one wins (irclogger.bot.election).
+    from irclogger.bot.election import start_in_worker
+
+    start_in_worker()
+
+
 def post_fork(server: object, worker: object) -> None:
     # Make psycopg2 cooperative before the worker opens its first
     # connection; otherwise one slow query freezes every greenlet.

@@ -122,6 +122,22 @@ LOGOUT_REDIRECT_URL = "/"
 RANGE_PAGE_SIZE = env_int("RANGE_PAGE_SIZE", 2000, minimum=10)
 SEARCH_PAGE_SIZE = env_int("SEARCH_PAGE_SIZE", 50, minimum=5)
 
+# The IRC logging bot (irclogger.bot). With IRCLOGGER_BOT on, the gunicorn
+# service runs it in one worker at a time, elected by an advisory lock;
+# `manage.py ircbot` runs it on its own.
+IRCLOGGER_BOT = env_bool("IRCLOGGER_BOT", False)
+# Lines starting with this are not stored: said off the record.
+BOT_NOLOG_PREFIX = env_str("BOT_NOLOG_PREFIX", "[nolog]")
+# After a refused JOIN (banned, full, invite only), wait this long to retry.
+BOT_JOIN_RETRY_SECONDS = env_int("BOT_JOIN_RETRY_SECONDS", 60, minimum=1)
+# The longest wait between reconnect attempts (the backoff's ceiling).
+BOT_RECONNECT_MAX_SECONDS = env_int("BOT_RECONNECT_MAX_SECONDS", 300, minimum=1)
+# Lines held while the database is slow, at most (a few hundred bytes each).
+BOT_BUFFER_LINES = env_int("BOT_BUFFER_LINES", 100_000, minimum=100)
+# How often the bot re-reads its networks and channels: admin changes take
+# effect within this long, for one small query.
+BOT_POLL_SECONDS = env_int("BOT_POLL_SECONDS", 5, minimum=1)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

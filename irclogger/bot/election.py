@@ -1,0 +1,108 @@
+"""Exactly one bot at a time: elected by a PostgreSQL advisory lock.
+
+Every candidate (each gunicorn worker with IRCLOGGER_BOT=1, or each
+``manage.py ircbot --elect``) opens one dedicated connection, outside the
+pool, and tries ``pg_try_advisory_lock``. The winner runs the bot for as long
+as it holds that connection; PostgreSQL releases the lock the moment the
+connection ends, so when the winning process dies or is recycled another
+candidate's next try wins. Advisory locks are per database, so every
+deployment sharing one database shares one bot.
+"""
+
+import logging
+from typing import Any
+
+import gevent
+import gevent.event
+import psycopg2
+from django.conf import settings
+
+from irclogger.bot.supervisor import run_bot
+
+log = logging.getLogger(__name__)
+
+# An arbitrary constant naming "the irclogger bot" among advisory locks
+# ("ircbot" in ASCII).
+LOCK_KEY = 0x697263626F74
+# How often a candidate tries the lock: the takeover delay after the leader
+# dies is at most this (plus connecting).
+RETRY_SECONDS = 3.0
+# How often the leader checks that its lock connection is still alive; if
+# it is not, another candidate may already lead, so the bot stops.
+CHECK_SECONDS = 5.0
+
+
+def lock_connection() -> Any:
+    """A new connection of its own (not the pool's) to the app's database."""
+    db = settings.DATABASES["default"]
+    return psycopg2.connect(
+        dbname=db["NAME"],
+        user=db["USER"] or None,
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        application_name="irclogger-bot-election",
+        connect_timeout=10,
+        # Notice a dead database host within about a minute.
+        keepalives=1,
+        keepalives_idle=30,
+        keepalives_interval=10,
+        keepalives_count=3,
+    )
+
+
+def try_lead(conn: Any) -> bool:
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        return bool(cursor.fetchone()[0])
+
+
+def still_leading(conn: Any) -> bool:
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except psycopg2.Error:
+        return False
+    return True
+
+
+def campaign_once() -> Any | None:
+    """One try: the lock's connection if this candidate now leads, else None."""
+    try:
+        conn = lock_connection()
+        conn.autocommit = True
+        if try_lead(conn):
+            return conn
+        conn.close()
+    except psycopg2.Error as exc:
+        log.warning("Bot election: cannot reach the database: %s", exc)
+    return None
+
+
+def run_elected(stop: gevent.event.Event) -> None:
+    """Campaign until elected, run the bot while leading, repeat; until ``stop``."""
+    while not stop.is_set():
+        conn = campaign_once()
+        if conn is None:
+            stop.wait(RETRY_SECONDS)
+            continue
+        log.info("Bot election: this process runs the IRC bot")
+        bot_stop = gevent.event.Event()
+        bot = gevent.spawn(run_bot, bot_stop)
+        try:
+            while not stop.is_set() and not bot.dead and still_leading(conn):
+                stop.wait(CHECK_SECONDS)
+        finally:
+            if not stop.is_set() and not bot.dead:
+                log.error("Bot election: lost the lock connection; stopping the bot")
+            bot_stop.set()
+            bot.join()
+            conn.close()
+
+
+def start_in_worker() -> gevent.Greenlet | None:
+    """From gunicorn's post_worker_init: campaign in the background if the bot is on."""
+    if not settings.IRCLOGGER_BOT:
+        return None
+    return gevent.spawn(run_elected, gevent.event.Event())

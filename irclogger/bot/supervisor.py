@@ -1,0 +1,116 @@
+"""The bot as a whole: one greenlet per network, one writer, the database as config.
+
+Every few seconds the supervisor reads the enabled networks and channels;
+a network added, removed or changed in the admin is started, stopped or
+reconnected, and a channel list change reaches the network's bot, which
+joins and parts at its next tick. No restart is needed for any of it.
+"""
+
+import logging
+
+import gevent
+import gevent.event
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.models import Prefetch
+
+from irclogger.bot.client import NetworkBot, NetworkConfig
+from irclogger.bot.records import ChannelConfig
+from irclogger.bot.status import forget, set_connected
+from irclogger.bot.writer import LineWriter
+from irclogger.models import Channel, Network
+
+log = logging.getLogger(__name__)
+
+# How long a stopping network bot gets to send QUIT and end its greenlet.
+STOP_TIMEOUT = 10.0
+
+
+def load_networks() -> dict[int, NetworkConfig]:
+    """The networks the bot should be on, with their channels, from the database."""
+    channels = Channel.objects.filter(bot_enabled=True).order_by("name")
+    networks = (
+        Network.objects.filter(bot_enabled=True)
+        .exclude(host="")
+        .prefetch_related(Prefetch("channels", queryset=channels))
+    )
+    return {
+        network.id: NetworkConfig(
+            id=network.id,
+            slug=network.slug,
+            host=network.host,
+            port=network.port,
+            use_tls=network.use_tls,
+            server_password=network.server_password,
+            nick=network.nick,
+            sasl_username=network.sasl_username,
+            sasl_password=network.sasl_password,
+            channels=tuple(
+                ChannelConfig.from_model(channel.id, channel.name, channel.excluded_nicks)
+                for channel in network.channels.all()
+            ),
+        )
+        for network in networks
+    }
+
+
+class Supervisor:
+    def __init__(self) -> None:
+        self.writer = LineWriter()
+        self.bots: dict[int, tuple[NetworkBot, gevent.Greenlet]] = {}
+
+    def poll_once(self) -> None:
+        """Read the configuration and apply it: one step of the loop."""
+        try:
+            configs = load_networks()
+        finally:
+            # Back to the pool: the supervisor sleeps between polls.
+            connection.close()
+        self.apply(configs)
+
+    def apply(self, configs: dict[int, NetworkConfig]) -> None:
+        for network_id in list(self.bots):
+            bot, _ = self.bots[network_id]
+            config = configs.get(network_id)
+            if config is None or config.connection_key() != bot.config.connection_key():
+                self.stop_network(network_id)
+            else:
+                bot.reconfigure(config)
+        for network_id, config in configs.items():
+            if network_id not in self.bots:
+                self.start_network(config)
+
+    def start_network(self, config: NetworkConfig) -> None:
+        log.info("Starting the bot on %s", config.slug)
+        bot = NetworkBot(config, self.writer.put)
+        set_connected(config.slug, False)
+        self.bots[config.id] = (bot, gevent.spawn(bot.run))
+
+    def stop_network(self, network_id: int) -> None:
+        bot, greenlet = self.bots.pop(network_id)
+        log.info("Stopping the bot on %s", bot.config.slug)
+        bot.stop()
+        greenlet.join(timeout=STOP_TIMEOUT)
+        greenlet.kill()
+        forget(bot.config.slug)
+
+    def run(self, stop: gevent.event.Event) -> None:
+        """Poll and apply until ``stop`` is set; then quit every network and flush."""
+        writer = gevent.spawn(self.writer.run)
+        try:
+            while not stop.is_set():
+                try:
+                    self.poll_once()
+                except DatabaseError:
+                    log.exception("Reading the bot's networks failed; keeping the last ones")
+                stop.wait(settings.BOT_POLL_SECONDS)
+        finally:
+            for network_id in list(self.bots):
+                self.stop_network(network_id)
+            self.writer.stop()
+            writer.join(timeout=STOP_TIMEOUT)
+            writer.kill()
+
+
+def run_bot(stop: gevent.event.Event) -> None:
+    Supervisor().run(stop)
