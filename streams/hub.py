@@ -18,7 +18,7 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from typing import Any, NamedTuple
 
 import gevent
@@ -155,7 +155,7 @@ class Ring:
 
     def drop_all(self) -> None:
         """Put every client behind the start: each one reconnects and replays."""
-        self.end += self.size
+        self.end += self.size + 1
         self.scanned = self.end
 
     def stuck_clients(self) -> list[Client]:
@@ -192,7 +192,7 @@ class Hub:
         if not ring.clients and self.rings.get(ring.channel_id) is ring:
             del self.rings[ring.channel_id]
 
-    def follow(self, client: Client) -> Iterator[bytes]:
+    def follow(self, client: Client) -> Generator[bytes, None, None]:
         """What one stream sends after its replay, until it ends."""
         while True:
             try:

@@ -1,0 +1,236 @@
+"""The hub, one step at a time: rings, LISTEN, catch-up, wakeups, overflow, shutdown."""
+
+import datetime as dt
+import json
+import socket
+from collections.abc import Iterator
+
+import gevent
+import pytest
+from django.db import connection
+
+from irclogger.models import Channel, Line
+from irclogger.publish import write_lines
+from streams import hub as hubs
+from streams.hub import NEW, PING, STOP, Client, Hub, Overflow, Ring
+from tests.conftest import say
+
+
+def _line(channel: Channel, text: str, *, imported: bool = False) -> Line:
+    return Line(
+        channel=channel,
+        timestamp=dt.datetime.now(dt.UTC),
+        nick="alice",
+        text=text,
+        imported=imported,
+    )
+
+
+def _ids(chunks: list[bytes]) -> list[int]:
+    return [
+        json.loads(part.split(b"data: ", 1)[1])["id"]
+        for chunk in chunks
+        for part in chunk.split(b"\n\n")
+        if part.startswith(b"id: ")
+    ]
+
+
+@pytest.fixture
+def hub(transactional_db: None) -> Iterator[Hub]:
+    hub = Hub(ring_size=8)
+    yield hub
+    hub.close()
+
+
+def _step_until(hub: Hub, lines: int) -> None:
+    """Run LISTEN steps until ``lines`` notified lines were delivered (bounded)."""
+    got = 0
+    for _ in range(20):
+        got += hub.step(timeout=0.5)
+        if got >= lines:
+            return
+    raise AssertionError(f"only {got} of {lines} lines arrived")
+
+
+def test_it_keeps_the_last_frames_of_a_channel() -> None:
+    ring = Ring(channel_id=1, size=3)
+    client = Client(ring, last_id=0, sock=None)
+    for line_id in (1, 2):
+        ring.append(line_id, b"f%d" % line_id)
+    assert ring.read(client) == [b"f1", b"f2"]
+    assert ring.read(client) == []
+
+
+def test_it_ignores_a_line_it_already_has() -> None:
+    ring = Ring(channel_id=1, size=3)
+    assert ring.append(5, b"f5")
+    assert not ring.append(5, b"again")
+    assert not ring.append(4, b"older")
+    assert ring.end == 1
+
+
+def test_it_skips_what_a_client_already_replayed() -> None:
+    ring = Ring(channel_id=1, size=4)
+    client = Client(ring, last_id=11, sock=None)
+    for line_id in (10, 11, 12):
+        ring.append(line_id, b"f%d" % line_id)
+    assert ring.read(client) == [b"f12"]
+
+
+def test_it_drops_a_client_that_falls_off_the_ring() -> None:
+    ring = Ring(channel_id=1, size=3)
+    client = Client(ring, last_id=0, sock=None)
+    for line_id in range(1, 5):
+        ring.append(line_id, b"f")
+    with pytest.raises(Overflow):
+        ring.read(client)
+
+
+def test_it_delivers_a_committed_line_to_a_subscriber(hub: Hub, public_channel: Channel) -> None:
+    hub.connect()
+    client = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    [line] = write_lines([_line(public_channel, "hello")])
+    _step_until(hub, 1)
+    frames = client.ring.read(client)
+    assert _ids(frames) == [line.id]
+    assert b"event: line" in frames[0]
+    data = json.loads(frames[0].split(b"data: ", 1)[1])
+    assert data["text"] == "hello"
+    assert data["nick"] == "alice"
+    assert f'id="L{line.id}"' in data["html"]
+
+
+def test_it_never_pushes_imported_lines(hub: Hub, public_channel: Channel) -> None:
+    hub.connect()
+    client = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    old = say(public_channel, "history", imported=True)
+    # Even if someone announced it, the hub loads live lines only.
+    hub.handle([f"{public_channel.pk}:{old.id}"])
+    assert client.ring.read(client) == []
+
+
+def test_it_ignores_channels_nobody_follows(
+    hub: Hub, public_channel: Channel, private_channel: Channel
+) -> None:
+    hub.connect()
+    hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    [line] = write_lines([_line(private_channel, "elsewhere")])
+    hub.conn.poll()
+    for _ in range(20):
+        if hub.conn.notifies:
+            break
+        gevent.sleep(0.05)
+        hub.conn.poll()
+    payloads = [n.payload for n in hub.conn.notifies]
+    assert hub.handle(payloads) == 0
+    assert hub.seen_id == line.id
+
+
+def test_it_catches_up_after_losing_its_connection(hub: Hub, public_channel: Channel) -> None:
+    hub.connect()
+    client = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    hub.disconnect()
+    missed = write_lines([_line(public_channel, f"while away {n}") for n in range(3)])
+    hub.connect()
+    assert _ids(client.ring.read(client)) == [line.id for line in missed]
+
+
+def test_it_drops_everyone_when_too_much_was_missed(
+    hub: Hub, public_channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hubs, "CATCH_UP_LIMIT", 2)
+    hub.connect()
+    client = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    hub.disconnect()
+    write_lines([_line(public_channel, f"while away {n}") for n in range(3)])
+    hub.connect()
+    with pytest.raises(Overflow):
+        client.ring.read(client)
+
+
+def test_it_wakes_a_waiting_stream(hub: Hub, public_channel: Channel) -> None:
+    hub.connect()
+    client = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    stream = hub.follow(client)
+    reader = gevent.spawn(next, stream)
+    gevent.sleep(0)  # the reader now waits on its Waiter
+    assert client.waiter is not None
+    [line] = write_lines([_line(public_channel, "wake up")])
+    _step_until(hub, 1)
+    assert _ids([reader.get(timeout=10)]) == [line.id]
+    stream.close()
+
+
+def test_it_sends_the_keepalive_to_idle_streams(hub: Hub, public_channel: Channel) -> None:
+    client = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    stream = hub.follow(client)
+    reader = gevent.spawn(next, stream)
+    gevent.sleep(0)
+    hub.wake(hub._waiting(), PING)
+    assert reader.get(timeout=10) == b": keep-alive\n\n"
+    stream.close()
+
+
+def test_it_ends_streams_when_the_worker_stops(hub: Hub, public_channel: Channel) -> None:
+    client = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    stream = hub.follow(client)
+    reader = gevent.spawn(list, stream)
+    gevent.sleep(0)
+    hub.tick(should_stop=lambda: True)
+    [last] = reader.get(timeout=10)
+    assert last.startswith(b"retry: ")
+    # A stream that starts after that ends at once.
+    late = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    assert hub.wait(late) == STOP
+
+
+def test_it_ends_a_stream_after_its_lifetime(hub: Hub, public_channel: Channel) -> None:
+    client = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    client.expires = 0
+    stream = hub.follow(client)
+    reader = gevent.spawn(list, stream)
+    gevent.sleep(0)
+    hub.wake(hub._waiting(), PING)
+    [last] = reader.get(timeout=10)
+    assert last.startswith(b"retry: ")
+
+
+def test_it_cuts_a_client_stuck_writing(hub: Hub, public_channel: Channel) -> None:
+    mine, theirs = socket.socketpair()
+    stuck = hub.subscribe(public_channel.pk, last_id=0, sock=mine)
+    reader = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    rows = [
+        hubs.Row(public_channel.pk, n, dt.datetime.now(dt.UTC), "message", "bob", "", "x")
+        for n in range(1, 2 + 8 + hubs.OVERFLOW_SCAN_EVERY)
+    ]
+    reader_waiting = gevent.spawn(hub.wait, reader)
+    gevent.sleep(0)
+    hub.deliver(rows)
+    assert reader_waiting.get(timeout=10) == NEW
+    assert stuck not in stuck.ring.clients
+    assert theirs.recv(10) == b""  # the server side was shut down
+    mine.close()
+    theirs.close()
+
+
+def test_it_answers_health_checks_while_listening(transactional_db: None) -> None:
+    assert not hubs.is_listening()
+    hub = hubs.start()
+    try:
+        for _ in range(100):
+            if hubs.is_listening():
+                break
+            gevent.sleep(0.05)
+        assert hubs.is_listening()
+        assert hub is hubs.get()
+    finally:
+        hubs.stop()
+    assert not hubs.is_listening()
+
+
+def test_it_runs_its_queries_on_its_own_connection(hub: Hub, public_channel: Channel) -> None:
+    connection.close()
+    hub.connect()
+    hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    hub.handle([f"{public_channel.pk}:1"])
+    assert connection.connection is None

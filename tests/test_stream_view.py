@@ -1,0 +1,180 @@
+"""The stream view in-process: access, replay, reload, and no database work while idle."""
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import gevent
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from irclogger.models import Channel, Line
+from irclogger.publish import write_lines
+from streams import hub as hubs
+from streams import views
+
+URL = "/libera/python/stream/"
+SECRET_URL = "/libera/secret/stream/"
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def hub() -> Iterator[hubs.Hub]:
+    hub = hubs.start()
+    for _ in range(100):
+        if hub.is_listening():
+            break
+        gevent.sleep(0.05)
+    yield hub
+    hubs.stop()
+
+
+def _write(channel: Channel, count: int, text: str = "line") -> list[Line]:
+    now = dt.datetime.now(dt.UTC)
+    return write_lines(
+        [Line(channel=channel, timestamp=now, nick="bob", text=f"{text} {n}") for n in range(count)]
+    )
+
+
+def _stream(response: Any) -> Iterator[bytes]:
+    return iter(response.streaming_content)
+
+
+def _first(response: Any) -> bytes:
+    return next(_stream(response))
+
+
+def _events(chunk: bytes) -> list[tuple[str, dict[str, object]]]:
+    out = []
+    for block in chunk.decode().split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in block.splitlines() if ": " in line and line[0] != ":"
+        )
+        if "event" in fields:
+            out.append((fields["event"], json.loads(fields["data"])))
+    return out
+
+
+def _ids(chunk: bytes) -> list[object]:
+    return [data["id"] for event, data in _events(chunk) if event == "line"]
+
+
+def test_it_answers_with_an_event_stream(client: Client, public_channel: Channel) -> None:
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/event-stream"
+    assert response["Cache-Control"] == "no-cache"
+    assert response["X-Accel-Buffering"] == "no"
+    assert "Content-Encoding" not in response
+    first = _first(response)
+    assert first.startswith(b"retry: ")
+    response.close()
+
+
+def test_it_hides_a_private_channel_from_a_stranger(
+    stranger_client: Client, private_channel: Channel
+) -> None:
+    assert stranger_client.get(SECRET_URL).status_code == 404
+
+
+def test_it_hides_a_private_channel_from_anonymous(
+    anonymous_client: Client, private_channel: Channel
+) -> None:
+    assert anonymous_client.get(SECRET_URL).status_code == 404
+
+
+def test_it_streams_a_private_channel_to_a_member(
+    member_client: Client, private_channel: Channel
+) -> None:
+    [line] = _write(private_channel, 1, "hush")
+    response = member_client.get(SECRET_URL, {"last_event_id": "0"})
+    assert response.status_code == 200
+    assert _ids(_first(response)) == [line.id]
+    response.close()
+
+
+def test_it_is_a_404_for_a_missing_channel(client: Client, network: object) -> None:
+    assert client.get("/libera/nope/stream/").status_code == 404
+
+
+def test_it_replays_after_the_last_event_id_header(client: Client, public_channel: Channel) -> None:
+    lines = _write(public_channel, 5)
+    response = client.get(URL, {"last_event_id": "0"}, HTTP_LAST_EVENT_ID=str(lines[1].id))
+    assert _ids(_first(response)) == [line.id for line in lines[2:]]
+    response.close()
+
+
+def test_it_replays_after_the_page_parameter(client: Client, public_channel: Channel) -> None:
+    lines = _write(public_channel, 5)
+    response = client.get(URL, {"last_event_id": str(lines[2].id)})
+    assert _ids(_first(response)) == [line.id for line in lines[3:]]
+    response.close()
+
+
+def test_it_replays_after_the_polyfill_parameter(client: Client, public_channel: Channel) -> None:
+    lines = _write(public_channel, 3)
+    response = client.get(URL, {"last_event_id": "0", "lastEventId": str(lines[0].id)})
+    assert _ids(_first(response)) == [line.id for line in lines[1:]]
+    response.close()
+
+
+def test_it_never_replays_imported_history(client: Client, public_channel: Channel) -> None:
+    Line.objects.create(
+        channel=public_channel, timestamp=dt.datetime.now(dt.UTC), text="old", imported=True
+    )
+    response = client.get(URL, {"last_event_id": "0"})
+    assert _ids(_first(response)) == []
+    response.close()
+
+
+def test_it_starts_from_now_without_a_last_id(client: Client, public_channel: Channel) -> None:
+    _write(public_channel, 2)
+    response = client.get(URL, {"last_event_id": "junk"})
+    assert _ids(_first(response)) == []
+    response.close()
+
+
+def test_it_tells_a_page_far_behind_to_reload(
+    client: Client, public_channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "REPLAY_LIMIT", 3)
+    lines = _write(public_channel, 4)
+    response = client.get(URL, {"last_event_id": "0"})
+    chunk = _first(response)
+    assert [event for event, _ in _events(chunk)] == ["reload"]
+    assert f"id: {lines[-1].id}\n".encode() in chunk
+    response.close()
+
+
+def test_it_makes_no_queries_while_open_after_its_replay(
+    client: Client, public_channel: Channel
+) -> None:
+    earlier = _write(public_channel, 2)
+    response = client.get(URL, {"last_event_id": "0"})
+    stream = _stream(response)
+    with CaptureQueriesContext(connection) as replay:
+        assert _ids(next(stream)) == [line.id for line in earlier]
+    assert len(replay) == 1  # the replay itself
+    assert connection.connection is None  # returned to the pool before waiting
+
+    hub = hubs.get()
+    with CaptureQueriesContext(connection) as idle:
+        reader = gevent.spawn(next, stream)
+        gevent.sleep(0.2)
+        hub.wake(hub._waiting(), hubs.PING)
+        assert reader.get(timeout=10) == b": keep-alive\n\n"
+        reader = gevent.spawn(next, stream)
+        gevent.sleep(0)
+    assert len(idle) == 0
+
+    [live] = _write(public_channel, 1, "live")
+    connection.close()
+    with CaptureQueriesContext(connection) as delivering:
+        assert _ids(reader.get(timeout=10)) == [live.id]
+    assert len(delivering) == 0
+    response.close()
