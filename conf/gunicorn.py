@@ -5,6 +5,10 @@ deployment changes numbers without editing this file.
 """
 
 import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
 
 
 def _env_int(name: str, default: int) -> int:
@@ -30,7 +34,9 @@ preload_app = False
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = 5
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-")
+# Off by default: the app logs one structured line per request itself
+# (irclogger.middleware); set GUNICORN_ACCESSLOG to a path or "-" for gunicorn's too.
+accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # gunicorn 23+ opens a control socket at one fixed path per user: two
@@ -39,7 +45,48 @@ loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 control_socket_disable = True
 
 
+def _metrics_dir() -> str:
+    """The directory where prometheus_client adds up every worker's metrics.
+
+    Set in the master before any worker imports prometheus_client. A SIGHUP
+    reload re-reads this file: the variable is then set, so the directory, and
+    with it every counter, survives the reload.
+    """
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not path:
+        path = tempfile.mkdtemp(prefix="irclogger-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+        os.environ["IRCLOGGER_METRICS_DIR_OWNED"] = "1"
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+metrics_dir = _metrics_dir()
+
+
+def on_starting(server: object) -> None:
+    # Values a previous run left in a fixed directory would add to this one's.
+    for stale in Path(metrics_dir).glob("*.db"):
+        stale.unlink()
+
+
+def on_exit(server: object) -> None:
+    if os.environ.get("IRCLOGGER_METRICS_DIR_OWNED"):
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def child_exit(server: object, worker: Any) -> None:
+    # A dead worker's live gauges (open streams, pool) must stop counting.
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
+
 def post_worker_init(worker: object) -> None:
+    # Keeps each worker's pool gauges fresh for scrapes served by another worker.
+    from irclogger.pool_stats import start_sampler
+
+    start_sampler()
     # The IRC bot, if IRCLOGGER_BOT is on: every worker campaigns for the
     # advisory lock in a greenlet, one wins (irclogger.bot.election).
     from irclogger.bot.election import start_in_worker

@@ -6,6 +6,7 @@ A secret may also come from a file named by ``<NAME>_FILE`` (systemd
 credentials, Docker secrets).
 """
 
+import ipaddress
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -66,6 +67,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def env_networks(name: str, default: list[str]) -> list[IPNetwork]:
+    """Comma-separated networks (``10.0.0.0/8,::1/128``; a bare address is a /32 or /128)."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not a network") from exc
+    return networks
 
 
 def parse_database_url(url: str) -> dict[str, str]:

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import django_stubs_ext
 
-from irclogger.env import env_bool, env_int, env_list, env_str, parse_database_url
+from irclogger.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_networks,
+    env_str,
+    parse_database_url,
+)
 
 # Generic Django classes (QuerySet["Line"], ModelAdmin[Line]) at run time.
 django_stubs_ext.monkeypatch()
@@ -28,6 +35,11 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# X-Forwarded-For is believed only from these addresses: nginx on this host.
+TRUSTED_PROXY_NETWORKS = env_networks("TRUSTED_PROXY_NETWORKS", ["127.0.0.0/8", "::1/128"])
+# /metrics answers these client networks, or a request bearing METRICS_TOKEN.
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -46,6 +58,8 @@ INSTALLED_APPS = [
 # No GZipMiddleware: it would buffer the event stream (DESIGN.md, trap 3);
 # nginx compresses pages instead.
 MIDDLEWARE = [
+    # First, so its duration covers every other middleware.
+    "irclogger.middleware.request_log",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -141,7 +155,26 @@ BOT_POLL_SECONDS = env_int("BOT_POLL_SECONDS", 5, minimum=1)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line: requests and stream open/close (irclogger.ops_log).
+        "json": {"()": "irclogger.ops_log.JsonFormatter"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stdout",
+        },
+        "stdout_json": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+        },
+    },
+    "loggers": {
+        "irclogger.request": {"handlers": ["stdout_json"], "propagate": False},
+        "irclogger.stream": {"handlers": ["stdout_json"], "propagate": False},
+    },
     "root": {"handlers": ["stdout"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.urls import include, path, register_converter
 
-from irclogger.views import channel, day, export, index, range_view, search
+from irclogger.views import channel, day, export, index, ops, range_view, search
 from irclogger.views.converters import DateConverter
 
 register_converter(DateConverter, "date")
@@ -14,6 +14,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("search/", search.search, name="irc-search"),
+    # Before the channel routes: no network may shadow them.
+    path("healthz", ops.healthz, name="ops-healthz"),
+    path("metrics", ops.metrics, name="ops-metrics"),
     path("", include("streams.urls")),
     path(f"{_channel}/", channel.today, name="irc-today"),
     path(f"{_channel}/search/", search.search, name="irc-channel-search"),
