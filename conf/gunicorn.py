@@ -32,6 +32,9 @@ worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 12_000)
 # connection exists (DESIGN.md, trap 2).
 preload_app = False
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
+# Streams end themselves within about a second of a graceful shutdown
+# (streams.hub's ticker), each with a jittered retry; 30 s leaves pages and
+# slow clients time to finish before gunicorn kills what remains.
 graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = 5
 # Off by default: the app logs one structured line per request itself
@@ -83,6 +86,11 @@ def child_exit(server: object, worker: Any) -> None:
 
 
 def post_worker_init(worker: object) -> None:
+    # First: refuse to run with psycopg2 unpatched; then freeze GC and start
+    # the streams' hub (one LISTEN connection for the worker's streams).
+    from streams.worker import worker_ready
+
+    worker_ready(worker)
     # Keeps each worker's pool gauges fresh for scrapes served by another worker.
     from irclogger.pool_stats import start_sampler
 

@@ -1,0 +1,44 @@
+"""What a gunicorn worker does for the streams once the app is loaded.
+
+conf/gunicorn.py calls ``worker_ready`` from ``post_worker_init``.
+"""
+
+import gc
+from typing import Any
+
+import psycopg2.extensions
+from django.core.exceptions import ImproperlyConfigured
+from gevent import monkey
+
+from streams import hub
+
+# gen0 collections every 700 allocations (the default) walk thousands of
+# streams' young objects over and over; 50,000 keeps memory in check and
+# most collections cheap (DESIGN.md, "GC"). Turning GC off is not safe.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def worker_ready(worker: Any) -> None:
+    ensure_psycopg_patched()
+    tune_gc()
+    # Streams end themselves (with a jittered retry) as soon as gunicorn
+    # starts a graceful shutdown, well inside graceful_timeout.
+    hub.start(should_stop=lambda: not worker.alive)
+
+
+def ensure_psycopg_patched() -> None:
+    """Refuse to serve from a gevent worker where psycopg2 would block it whole."""
+    if monkey.is_module_patched("socket") and psycopg2.extensions.get_wait_callback() is None:
+        raise ImproperlyConfigured(
+            "psycopg2 is not patched for gevent: one slow query would freeze every "
+            "stream and page of this worker. Call psycogreen.gevent.patch_psycopg() "
+            "in gunicorn's post_fork (conf/gunicorn.py)."
+        )
+
+
+def tune_gc() -> None:
+    # Everything loaded so far (Django, the app) lives as long as the worker:
+    # keep it out of every future collection.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
