@@ -1,0 +1,356 @@
+"""bench/RESULTS.md from the run's figures: the machine, one table per scenario, the goals."""
+
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import django
+import gevent
+import psutil
+
+from bench import db
+from bench.servers import ROOT
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+# Goals of issue 6 (and issue 2's page and search figures).
+GOAL_PAGE_P99_WITH_STREAMS = 0.100
+GOAL_RSS_PER_STREAM_KIB = 32
+GOAL_IMPORT_LINES_PER_S = 50_000
+GOAL_SEARCH_P50 = 0.100
+GOAL_BIG_DAY_PAGE = 0.300
+GOAL_VS_NCHAN = 2.0
+GOAL_VS_NODE = 1.5
+POOL_SIZE = 8  # DB_POOL_SIZE's default (irclogger/settings.py)
+
+
+def machine(url: str) -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": _cpu_model(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "gevent": gevent.__version__,
+        "postgresql": db.server_version(url),
+        "node": _version(["node", "--version"]),
+        "nginx": _version(["nginx", "-v"]),
+        "redis": _version(["redis-server", "--version"]),
+        "load_average": os.getloadavg(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def _version(command: list[str]) -> str:
+    if not shutil.which(command[0]):
+        return "not installed"
+    done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)  # noqa: S603
+    return (done.stdout + done.stderr).strip().splitlines()[0] if done.stdout + done.stderr else "?"
+
+
+def ms(value: float | None) -> str:
+    return (
+        "–" if value is None else f"{value * 1000:,.0f}" if value >= 0.01 else f"{value * 1000:.1f}"
+    )
+
+
+def write(results: dict[str, Any]) -> None:
+    RESULTS.write_text("\n".join(render(results)) + "\n")
+
+
+def render(results: dict[str, Any]) -> list[str]:
+    out = ["# irclogger benchmark results", ""]
+    out += _header(results)
+    out += _scenarios(results)
+    out += _big_data(results)
+    out += _goals(results)
+    out += _profile(results)
+    out += _machine(results)
+    out += _reproduce()
+    return out
+
+
+def _header(results: dict[str, Any]) -> list[str]:
+    kind = "`make bench-quick` (N ≤ 1,000, 5 s of lines)" if results["quick"] else "`make bench`"
+    load = results["machine"]["load_average"]
+    lines = [
+        f"Run {results['started']} UTC by {kind}, {results.get('seconds', 0):.0f} s in all.",
+        "",
+        f"Taken on a shared 2-core machine (load average at the start: "
+        f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}): other work may have run at the same "
+        "time, so read the figures as orders of magnitude and ratios between systems "
+        "measured minutes apart, not as absolute capacity.",
+        "",
+        "Every scenario: N SSE clients (bench/loadgen.py, pinned to core 0) open one "
+        "channel's stream on the service under test (pinned to core 1); lines are then "
+        f"written through `irclogger.publish.write_lines` (transaction + NOTIFY) at 10 lines/s "
+        f"for {results.get('plan', {}).get('publish_seconds', 10):.0f} s, ~300 bytes each, "
+        "each with its publish time in the text; 50 sequential requests of the channel's "
+        "day page run meanwhile. Latency is receipt time minus publish time (before the "
+        "write), so it includes the commit and the peer's own hop.",
+        "",
+    ]
+    lines += [f"- {note}" for note in results.get("notes", [])]
+    return [*lines, ""] if results.get("notes") else lines
+
+
+_COLUMNS = (
+    "| N | open | connect fail | delivered | missed | dup | out of order | p50 ms | p90 ms "
+    "| p99 ms | max ms | fan-out p50 / max ms | RSS / stream KiB | PG conns peak "
+    "| server CPU | loadgen CPU | page p50 / p99 ms (ok/50) |"
+)
+
+
+def _scenarios(results: dict[str, Any]) -> list[str]:
+    out = ["## Streams", ""]
+    for name, scenario in results.get("scenarios", {}).items():
+        out += [f"### {name}: {scenario['title']}", "", _COLUMNS, "|" + "---|" * 17]
+        notes = []
+        for run in scenario["runs"]:
+            if "skipped" in run or "error" in run:
+                reason = run.get("skipped") or run.get("error")
+                out.append(f"| {run['clients']:,} | {reason} |" + " |" * 15)
+                continue
+            out.append(_row(run))
+            failures = run.get("loadgen", {}).get("failure_reasons")
+            if failures:
+                notes.append(f"N={run['clients']:,}: connect failures {failures}")
+            page_failures = run.get("pages", {}).get("failures")
+            if page_failures:
+                notes.append(f"N={run['clients']:,}: page failures {page_failures}")
+        out.append("")
+        out += [f"- {note}" for note in notes]
+        out += [""] if notes else []
+    return out
+
+
+def _row(run: dict[str, Any]) -> str:
+    load = run.get("loadgen", {})
+    latency = load.get("latency", {})
+    fanout = load.get("fanout", {})
+    pages = run.get("pages", {})
+    rss = run.get("rss_per_stream_kib")
+    cells = [
+        f"{run['clients']:,}",
+        f"{load.get('open_at_stop', '–')}",
+        f"{load.get('connect_failures', '–')}",
+        f"{load.get('deliveries', 0):,}/{load.get('expected_deliveries', 0):,}",
+        f"{load.get('missed', '–')}",
+        f"{load.get('duplicated', '–')}",
+        f"{load.get('out_of_order', '–')}",
+        ms(latency.get("p50")),
+        ms(latency.get("p90")),
+        ms(latency.get("p99")),
+        ms(latency.get("max")),
+        f"{ms(fanout.get('p50'))} / {ms(fanout.get('max'))}"
+        + f" ({load.get('fanout_complete_lines', 0)}/{load.get('published', 0)} lines)",
+        "–" if rss is None else f"{rss:.1f}",
+        f"{run.get('pg_connections_peak', '–')}",
+        f"{run.get('server_cpu', 0) * 100:.0f} %",
+        "–" if load.get("loadgen_cpu") is None else f"{load['loadgen_cpu'] * 100:.0f} %",
+        f"{ms(pages.get('p50'))} / {ms(pages.get('p99'))} ({pages.get('ok', 0)})",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _big_data(results: dict[str, Any]) -> list[str]:
+    imported = results.get("import", {})
+    big = results.get("big_data", {})
+    search, day = big.get("search", {}), big.get("day_page", {})
+    rate = imported.get("lines_per_second") or 0
+    return [
+        "## Import, search and the big day page",
+        "",
+        "| what | figure |",
+        "|---|---|",
+        f"| import ({imported.get('path', '?')}) | {imported.get('imported', 0):,} lines in "
+        f"{imported.get('seconds', 0):.1f} s = **{rate:,.0f} lines/s** |",
+        f"| search over {big.get('lines', 0):,} lines (channel search page, "
+        f"{search.get('requests', 0)} queries) | p50 **{ms(search.get('p50'))} ms**, "
+        f"p99 {ms(search.get('p99'))} ms, max {ms(search.get('max'))} ms "
+        f"({search.get('ok', 0)} ok) |",
+        f"| day page of {big.get('day_lines', 0):,} lines ({day.get('requests', 0)} requests, "
+        f"{day.get('bytes', 0) / 2**20:.1f} MiB of HTML) | p50 **{ms(day.get('p50'))} ms**, "
+        f"p99 {ms(day.get('p99'))} ms ({day.get('ok', 0)} ok) |",
+        "",
+        "Search and the day page are timed over HTTP on an idle irclogger service "
+        "(1 gevent worker), one request at a time, on loopback: server time plus a few "
+        "hundred microseconds of transfer.",
+        "",
+    ]
+
+
+def _at(results: dict[str, Any], name: str, clients: int) -> dict[str, Any] | None:
+    for run in results.get("scenarios", {}).get(name, {}).get("runs", []):
+        if run.get("clients") == clients and "loadgen" in run:
+            return dict(run)
+    return None
+
+
+def _p99(run: dict[str, Any] | None) -> float | None:
+    if run is None:
+        return None
+    value = run.get("loadgen", {}).get("latency", {}).get("p99")
+    return float(value) if value is not None else None
+
+
+def _goals(results: dict[str, Any]) -> list[str]:
+    sizes = results.get("plan", {}).get("sizes", [])
+    top = max(sizes) if sizes else 0
+    mine = _at(results, "irclogger", top)
+    out = [
+        f"## Goals (at the largest N of this run: {top:,})",
+        "",
+        "| goal | figure | met |",
+        "|---|---|---|",
+    ]
+
+    def goal(text: str, figure: str, met: bool | None) -> None:
+        out.append(f"| {text} | {figure} | {'–' if met is None else 'yes' if met else '**no**'} |")
+
+    if mine is None:
+        goal("irclogger holds N streams, 0 missed, 0 duplicated", "not run", None)
+    else:
+        load = mine["loadgen"]
+        goal(
+            f"{top:,} streams held, 0 missed, 0 duplicated",
+            f"{load.get('open_at_stop')} open, {load.get('missed')} missed, "
+            f"{load.get('duplicated')} dup",
+            load.get("open_at_stop") == top
+            and load.get("missed") == 0
+            and load.get("duplicated") == 0,
+        )
+        for peer, factor in (("nchan", GOAL_VS_NCHAN), ("node", GOAL_VS_NODE)):
+            theirs = _p99(_at(results, peer, top))
+            ours = _p99(mine)
+            if theirs and ours:
+                goal(
+                    f"delivery p99 within {factor}× of {peer}",
+                    f"{ms(ours)} ms vs {ms(theirs)} ms = {ours / theirs:.2f}×",
+                    ours <= factor * theirs,
+                )
+            else:
+                goal(f"delivery p99 within {factor}× of {peer}", "not measured", None)
+        page = mine.get("pages", {}).get("p99")
+        goal(
+            f"page p99 < 100 ms with {top:,} streams open",
+            f"{ms(page)} ms",
+            None if page is None else page < GOAL_PAGE_P99_WITH_STREAMS,
+        )
+        worst = max(
+            (
+                run.get("pg_connections_peak", 0)
+                for run in results["scenarios"]["irclogger"]["runs"]
+                if "loadgen" in run
+            ),
+            default=None,
+        )
+        goal(
+            f"PostgreSQL connections ≤ pool + 1 per worker ({POOL_SIZE + 1}) at every N",
+            f"peak {worst}",
+            None if worst is None else worst <= POOL_SIZE + 1,
+        )
+        rss = mine.get("rss_per_stream_kib")
+        goal(
+            "≤ 32 KiB RSS per open stream",
+            "–" if rss is None else f"{rss:.1f} KiB",
+            None if rss is None else rss <= GOAL_RSS_PER_STREAM_KIB,
+        )
+    rate = results.get("import", {}).get("lines_per_second")
+    goal(
+        "import ≥ 50,000 lines/s",
+        f"{rate or 0:,.0f} lines/s",
+        None if rate is None else rate >= GOAL_IMPORT_LINES_PER_S,
+    )
+    big = results.get("big_data", {})
+    search = big.get("search", {}).get("p50")
+    goal(
+        f"search p50 < 100 ms over {big.get('lines', 0):,} lines",
+        f"{ms(search)} ms",
+        None if search is None else search < GOAL_SEARCH_P50,
+    )
+    day = big.get("day_page", {}).get("p50")
+    goal(
+        "10,000-line day page < 300 ms",
+        f"{ms(day)} ms (p50)",
+        None if day is None else day < GOAL_BIG_DAY_PAGE,
+    )
+    return [*out, ""]
+
+
+def _profile(results: dict[str, Any]) -> list[str]:
+    profile = results.get("profile")
+    if not profile:
+        return [
+            "## Profile of the fan-out",
+            "",
+            "Not taken in this run (`make bench` takes it, with py-spy, at the largest N).",
+            "",
+        ]
+    if "self" not in profile:
+        return ["## Profile of the fan-out", "", f"Not available: {profile}", ""]
+    out = [
+        f"## Profile of the fan-out (py-spy, {profile.get('clients', 0):,} streams, "
+        f"{profile.get('samples', 0):,} samples of the worker while lines were published)",
+        "",
+        "| self time | function | | inclusive | function |",
+        "|---|---|---|---|---|",
+    ]
+    for (own_name, own), (inc_name, inc) in zip(
+        profile["self"], profile["inclusive"], strict=False
+    ):
+        out.append(f"| {own * 100:.1f} % | `{own_name}` | | {inc * 100:.1f} % | `{inc_name}` |")
+    return [*out, ""]
+
+
+def _machine(results: dict[str, Any]) -> list[str]:
+    info = results["machine"]
+    keys = [
+        "cores",
+        "memory_gib",
+        "cpu",
+        "kernel",
+        "python",
+        "django",
+        "gevent",
+        "postgresql",
+        "node",
+        "nginx",
+        "redis",
+    ]
+    return (
+        ["## The machine", "", "| | |", "|---|---|"]
+        + [f"| {key} | {info.get(key)} |" for key in keys]
+        + [""]
+    )
+
+
+def _reproduce() -> list[str]:
+    return [
+        "## How to reproduce",
+        "",
+        "```",
+        "make bench-quick   # N = 100 and 1,000, 50,000 lines: under 3 minutes",
+        "make bench         # N = 100 to 10,000, 1,000,000 lines, py-spy profile: ~25 minutes",
+        "```",
+        "",
+        "It needs nothing running: it starts its own database (`irclogger_bench` on the "
+        "embedded PostgreSQL, or on the server of DATABASE_URL), each service, Redis if none "
+        "answers on 127.0.0.1:6379, and stops them. Peers live in bench/peers/ (the Node.js "
+        "one installs its locked dependencies with `npm ci`); a peer whose software is "
+        "missing (nginx's nchan module: `apt-get install libnginx-mod-nchan`) is skipped "
+        "with a note. Raw figures: bench/out/results.json; logs: bench/out/.",
+        "",
+    ]

@@ -1,0 +1,314 @@
+"""One scenario: N streams open on one service while lines are published.
+
+The order is fixed: start the service, warm it, measure its RSS, open the N
+streams (load generator on its own core), measure RSS again, then publish at
+10 lines/s while 50 sequential page requests run, wait for the last
+deliveries, and collect every figure. Everything is bounded in time.
+"""
+
+import datetime as dt
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import psutil
+
+from bench import data
+from bench.db import ConnectionSampler
+from bench.servers import LOADGEN_CPU, OUT, ROOT, Service
+from irclogger.lines import render_line
+from irclogger.models import Channel, Line
+from irclogger.publish import write_lines
+
+# The publishing rate and line size of the issue: a busy IRC channel.
+LINES_PER_SECOND = 10
+LINE_BYTES = 300
+PAGE_REQUESTS = 50
+FILLER = (
+    "this is a benchmark line about the gevent hub, nginx buffering and PostgreSQL "
+    "LISTEN/NOTIFY, padded to the length of a long IRC message so the frame is real "
+    "sized; the quick brown fox jumps over the lazy dog while the build turns green "
+)
+PUBLISHER_NICK = "benchbot"
+# Opening N connections takes about N/2,000 s here; slack for a slow server.
+RAMP_SECONDS_PER_1000 = 6.0
+# After the last line, how long deliveries may still arrive.
+GRACE_SECONDS = 3.0
+
+
+Publisher = Callable[[Line], None]
+
+
+@dataclass
+class Target:
+    """A system under test: how to start it and how a line reaches it."""
+
+    name: str
+    title: str
+    streams: Callable[[], AbstractContextManager[Service]]
+    # None when the streams service serves the pages too.
+    pages: Callable[[], AbstractContextManager[Service]] | None
+    # After the line is committed (and NOTIFY sent): the peer's own hop.
+    forward: Callable[[Service], AbstractContextManager[Publisher]]
+    app_name: str
+    connect_timeout: float = 10.0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    publish_seconds: float
+    profile: bool = False
+
+
+def run(target: Target, clients: int, channel: Channel, plan: Plan) -> dict[str, Any]:
+    result: dict[str, Any] = {"clients": clients}
+    with ExitStack() as stack:
+        streams = stack.enter_context(target.streams())
+        pages = stack.enter_context(target.pages()) if target.pages else streams
+        forward = stack.enter_context(target.forward(streams))
+        _warm(pages)
+        rss_before = _rss(streams)
+        with (
+            ConnectionSampler(_database_url(), target.app_name) as sampler,
+            Loadgen(streams, channel, clients, target.connect_timeout) as loadgen,
+        ):
+            ready = loadgen.ready()
+            result["ready"] = ready
+            rss_after = _rss(streams)
+            connected = int(ready.get("ready", 0))
+            result["rss_before_mb"] = rss_before / 2**20
+            result["rss_after_mb"] = rss_after / 2**20
+            result["rss_per_stream_kib"] = (
+                (rss_after - rss_before) / connected / 1024 if connected else None
+            )
+            profiler = _profiler(streams, plan.publish_seconds + 2) if plan.profile else None
+            cpu_before, wall_before = _cpu(streams), time.monotonic()
+            loadgen.send("go")
+            probe = PageProbe(pages.url, data.live_day_path(), plan.publish_seconds + 20)
+            published = _publish(channel, forward, plan.publish_seconds)
+            time.sleep(GRACE_SECONDS + clients / 5000)
+            result["server_cpu"] = (_cpu(streams) - cpu_before) / (time.monotonic() - wall_before)
+            result["pages"] = probe.join()
+            result["loadgen"] = loadgen.stop(published)
+            result["pg_connections_peak"] = sampler.peak
+            result["stream_workers"] = len(streams.stream_processes())
+            if profiler is not None:
+                result["profile"] = _profile_summary(profiler)
+        result["log_tail"] = streams.log_path.read_text(errors="replace")[-1500:]
+    # The next scenario's page must be the same size as this one's.
+    Line.objects.filter(channel=channel, nick=PUBLISHER_NICK).delete()
+    return result
+
+
+def _database_url() -> str:
+    import os
+
+    return os.environ["DATABASE_URL"]
+
+
+def _warm(service: Service) -> None:
+    for _ in range(3):
+        data.timed_get(service.url, data.live_day_path())
+
+
+def _rss(service: Service) -> int:
+    total = 0
+    for process in service.stream_processes():
+        with suppress(psutil.NoSuchProcess):
+            total += process.memory_info().rss
+    return total
+
+
+def _cpu(service: Service) -> float:
+    total = 0.0
+    for process in service.processes():
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def _publish(channel: Channel, forward: Publisher, seconds: float) -> int:
+    """Write lines as the bot does, on a fixed schedule; returns how many."""
+    count = int(seconds * LINES_PER_SECOND)
+    started = time.monotonic()
+    for seq in range(count):
+        time.sleep(max(0.0, started + seq / LINES_PER_SECOND - time.monotonic()))
+        marker = f"BENCH#{seq}@{time.time():.6f}# "
+        text = marker + FILLER[: LINE_BYTES - len(marker)]
+        line = Line(
+            channel=channel,
+            timestamp=dt.datetime.now(dt.UTC),
+            kind="message",
+            nick=PUBLISHER_NICK,
+            text=text,
+        )
+        [written] = write_lines([line])
+        forward(written)
+    return count
+
+
+def event_data(line: Line) -> str:
+    """The event's JSON as the peers receive it: rendered once by the publisher."""
+    return json.dumps({"id": line.id, "html": render_line(line), "text": line.text})
+
+
+class Loadgen:
+    """bench/loadgen.py in its own process on the load generator's core."""
+
+    def __init__(self, service: Service, channel: Channel, clients: int, timeout: float):
+        url = f"{service.url}/{channel.network.slug}/{channel.slug}/{service.stream_path}"
+        command = [sys.executable, "-m", "bench.loadgen", url, f"--clients={clients}"]
+        command += [f"--cpu={LOADGEN_CPU}", f"--connect-timeout={timeout}"]
+        self.clients = clients
+        self.timeout = timeout
+        self.stderr = open(OUT / "loadgen.err", "ab")  # noqa: SIM115  (closed in __exit__)
+        self.process = subprocess.Popen(  # noqa: S603  (our own module)
+            command,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        assert self.process.stdout is not None
+        threading.Thread(target=_pump, args=(self.process.stdout, self.lines), daemon=True).start()
+
+    def __enter__(self) -> "Loadgen":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.stderr.close()
+
+    def ready(self) -> dict[str, Any]:
+        budget = 30 + self.timeout * 2 + RAMP_SECONDS_PER_1000 * self.clients / 1000
+        return dict(self._read(budget).get("ready_line", {}))
+
+    def send(self, command: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(command + "\n")
+        self.process.stdin.flush()
+
+    def stop(self, published: int) -> dict[str, Any]:
+        self.send(f"stop {published}")
+        return dict(self._read(120).get("result", {}))
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        try:
+            payload = json.loads(self.lines.get(timeout=timeout))
+        except queue.Empty:
+            return {"error": f"no answer from the load generator in {timeout:.0f} s"}
+        if "ready" in payload:
+            return {"ready_line": payload}
+        return dict(payload)
+
+
+def _pump(stream: IO[str], lines: "queue.Queue[str]") -> None:
+    for line in stream:
+        if line.strip():
+            lines.put(line)
+
+
+class PageProbe:
+    """50 sequential page requests in a thread, while the lines are published."""
+
+    def __init__(self, base_url: str, path: str, budget: float):
+        self.result: dict[str, Any] = {}
+        deadline = time.monotonic() + budget
+        paths = [path] * PAGE_REQUESTS
+        self.thread = threading.Thread(
+            target=lambda: self.result.update(data.timed_gets(base_url, paths, deadline)),
+            daemon=True,
+        )
+        self.thread.start()
+
+    def join(self) -> dict[str, Any]:
+        self.thread.join()
+        return self.result
+
+
+@dataclass
+class Profiler:
+    process: subprocess.Popen[bytes]
+    output: str
+
+
+def _profiler(service: Service, seconds: float) -> Profiler | None:
+    from bench.servers import BIN
+
+    workers = service.stream_processes()
+    if not workers:
+        return None
+    output = str(OUT / f"profile-{service.name}.txt")
+    command = [str(BIN / "py-spy"), "record", "--pid", str(workers[0].pid), "--rate", "250"]
+    command += [
+        "--duration",
+        str(round(seconds)),
+        "--nonblocking",
+        "--format",
+        "raw",
+        "--output",
+        output,
+    ]
+    process = subprocess.Popen(  # noqa: S603  (py-spy from our virtualenv)
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    return Profiler(process, output)
+
+
+def _profile_summary(profiler: Profiler) -> dict[str, Any]:
+    try:
+        profiler.process.wait(30)
+    except subprocess.TimeoutExpired:
+        profiler.process.kill()
+        return {"error": "py-spy did not finish"}
+    try:
+        text = Path(profiler.output).read_text()
+    except OSError as exc:
+        return {"error": f"no profile: {exc}"}
+    return summarize_profile(text)
+
+
+def summarize_profile(text: str, top: int = 12) -> dict[str, Any]:
+    """Self and inclusive shares of the functions in py-spy's collapsed stacks."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in text.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        frames = [_frame_name(frame) for frame in stack.split(";")]
+        own[frames[-1]] = own.get(frames[-1], 0) + count
+        for name in set(frames):
+            inclusive[name] = inclusive.get(name, 0) + count
+
+    def ranked(table: dict[str, int]) -> list[tuple[str, float]]:
+        best = sorted(table.items(), key=lambda item: item[1], reverse=True)[:top]
+        return [(name, count / total) for name, count in best]
+
+    return {"samples": total, "self": ranked(own), "inclusive": ranked(inclusive)}
+
+
+def _frame_name(frame: str) -> str:
+    # "function (path/to/module.py:123)" -> "function (module.py)"
+    name, _, where = frame.partition(" (")
+    module = where.rsplit("/", 1)[-1].split(":", 1)[0]
+    return f"{name} ({module})" if module else name

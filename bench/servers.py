@@ -1,0 +1,260 @@
+"""Start and stop the services under test, each pinned to the server core.
+
+Every service listens on 127.0.0.1 on a free port, runs under ``taskset``
+on ``SERVER_CPU`` (the load generator has the other core) with the open-file
+limit raised to the hard limit, and is stopped by the context manager that
+started it, by process id.
+"""
+
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+PEERS = ROOT / "bench" / "peers"
+BIN = Path(sys.executable).parent
+SERVER_CPU = 1
+LOADGEN_CPU = 0
+NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
+# A service that does not listen by then is broken, not slow.
+START_TIMEOUT = 60.0
+# Quick shutdown first; a process still there after this is killed.
+STOP_TIMEOUT = 10.0
+
+
+class Unavailable(Exception):
+    """A peer cannot run on this machine; the results say why."""
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    stream_path: str
+    log_path: Path
+    stop_signal: int = signal.SIGTERM
+    children: list[int] = field(default_factory=list)
+    # What a publisher needs to reach the service (the Node peer's Redis).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def processes(self) -> list[psutil.Process]:
+        """The master and its children (workers), as they are now."""
+        try:
+            master = psutil.Process(self.process.pid)
+            return [master, *master.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def stream_processes(self) -> list[psutil.Process]:
+        """The processes that hold the streams: the workers, or the one process."""
+        found = self.processes()
+        return found[1:] if len(found) > 1 else found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pinned(command: list[str], cpu: int = SERVER_CPU) -> list[str]:
+    """``command`` on one core, allowed as many open files as the system lets it."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    prefix = ["prlimit", f"--nofile={hard}:{hard}"] if shutil.which("prlimit") else []
+    if shutil.which("taskset") and (os.cpu_count() or 1) > cpu:
+        prefix = ["taskset", "-c", str(cpu), *prefix]
+    return [*prefix, *command]
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"exited with {process.returncode} before listening:\n{tail}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {START_TIMEOUT} s")
+
+
+@contextmanager
+def running(
+    name: str,
+    command: list[str],
+    port: int,
+    stream_path: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    stop_signal: int = signal.SIGTERM,
+) -> Iterator[Service]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    log_path = OUT / f"{name}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(  # noqa: S603  (our own command line)
+            pinned(command), cwd=cwd, env=env, stdout=log, stderr=log, start_new_session=True
+        )
+    service = Service(name, process, port, stream_path, log_path, stop_signal)
+    try:
+        wait_for_port(port, process, log_path)
+        service.children = [child.pid for child in service.processes()[1:]]
+        yield service
+    finally:
+        stop(service)
+
+
+def stop(service: Service) -> None:
+    pids = [service.process.pid, *service.children]
+    pids += [child.pid for child in service.processes()[1:] if child.pid not in pids]
+    if service.process.poll() is None:
+        service.process.send_signal(service.stop_signal)
+        with suppress(subprocess.TimeoutExpired):
+            service.process.wait(STOP_TIMEOUT)
+    for pid in pids:
+        with suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).kill()
+    service.process.wait()
+
+
+def django_env(database_url: str, port: int, app_name: str, **extra: str) -> dict[str, str]:
+    """The environment of an irclogger (or naive Django) service under test."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-" + "k" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # libpq names every connection of the service, so pg_stat_activity
+        # can count them.
+        "PGAPPNAME": app_name,
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+@contextmanager
+def irclogger(database_url: str, app_name: str, workers: int = 1) -> Iterator[Service]:
+    """irclogger as deployed: gunicorn with conf/gunicorn.py (gevent workers)."""
+    port = free_port()
+    env = django_env(
+        database_url,
+        port,
+        app_name,
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_WORKERS=str(workers),
+        GUNICORN_ACCESSLOG=str(OUT / f"{app_name}-access.log"),
+        GUNICORN_LOGLEVEL="warning",
+    )
+    command = [str(BIN / "gunicorn"), "-c", "conf/gunicorn.py"]
+    # SIGINT is gunicorn's quick shutdown: open streams are not waited for.
+    with running(app_name, command, port, "stream/", env, stop_signal=signal.SIGINT) as service:
+        yield service
+
+
+@contextmanager
+def naive(database_url: str, app_name: str) -> Iterator[Service]:
+    """django-sse as published, under gunicorn's sync workers (2 × cores)."""
+    port = free_port()
+    env = django_env(
+        database_url, port, app_name, DJANGO_SETTINGS_MODULE="bench.peers.naive.settings"
+    )
+    command = [
+        str(BIN / "gunicorn"),
+        "bench.peers.naive.wsgi:application",
+        "--worker-class=sync",
+        "--workers=4",
+        f"--bind=127.0.0.1:{port}",
+        "--timeout=30",
+        "--log-level=warning",
+        "--no-control-socket",
+    ]
+    with running(app_name, command, port, "stream/", env, stop_signal=signal.SIGINT) as service:
+        yield service
+
+
+def node_ready() -> None:
+    if not shutil.which("node") or not shutil.which("npm"):
+        raise Unavailable("Node.js (node, npm) is not installed")
+    folder = PEERS / "node"
+    lock = folder / "package-lock.json"
+    stamp = folder / "node_modules" / ".package-lock.json"
+    if not stamp.exists() or stamp.stat().st_mtime < lock.stat().st_mtime:
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],  # noqa: S607
+            cwd=folder,
+            check=True,
+            timeout=300,
+        )
+
+
+@contextmanager
+def node(redis_url: str, channel: str) -> Iterator[Service]:
+    """The two-process alternative: Node.js SSE fan-out fed by Redis pub/sub."""
+    node_ready()
+    port = free_port()
+    command = [shutil.which("node") or "node", "server.js", str(port), redis_url, channel]
+    with running("node", command, port, "stream", cwd=PEERS / "node") as service:
+        yield service
+
+
+@contextmanager
+def nchan() -> Iterator[Service]:
+    """nginx with the nchan module: the native-code ceiling."""
+    if not shutil.which("nginx"):
+        raise Unavailable("nginx is not installed (apt-get install nginx libnginx-mod-nchan)")
+    if not NCHAN_MODULE.exists():
+        raise Unavailable(f"{NCHAN_MODULE} is missing (apt-get install libnginx-mod-nchan)")
+    port = free_port()
+    prefix = OUT / "nchan"
+    prefix.mkdir(parents=True, exist_ok=True)
+    template = (PEERS / "nchan" / "nginx.conf.template").read_text()
+    config = prefix / "nginx.conf"
+    config.write_text(template.format(module=NCHAN_MODULE, prefix=prefix, port=port))
+    command = [shutil.which("nginx") or "nginx", "-p", str(prefix), "-c", str(config)]
+    command += ["-g", "daemon off;"]
+    with running("nchan", command, port, "stream", stop_signal=signal.SIGQUIT) as service:
+        yield service
+
+
+REDIS_DEFAULT = ("127.0.0.1", 6379)
+
+
+@contextmanager
+def redis() -> Iterator[tuple[str, int]]:
+    """The Redis on this machine, or one of our own on a free port."""
+    try:
+        with socket.create_connection(REDIS_DEFAULT, timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            if sock.recv(16).startswith(b"+PONG"):
+                yield REDIS_DEFAULT
+                return
+    except OSError:
+        pass
+    server = shutil.which("redis-server")
+    if not server:
+        raise Unavailable("no Redis at 127.0.0.1:6379 and redis-server is not installed")
+    port = free_port()
+    command = [server, "--bind", "127.0.0.1", "--port", str(port), "--save", ""]
+    command += ["--appendonly", "no"]
+    with running("redis", command, port, "") as _service:
+        yield ("127.0.0.1", port)
