@@ -25,9 +25,7 @@ LINES_DELIVERED = Counter(
 QUEUE_OVERFLOWS = Counter(
     "irclogger_stream_overflows", "Stream clients dropped because they fell too far behind."
 )
-HUB_RECONNECTS = Counter(
-    "irclogger_hub_reconnects", "Times a hub re-opened its LISTEN connection."
-)
+HUB_RECONNECTS = Counter("irclogger_hub_reconnects", "Times a hub re-opened its LISTEN connection.")
 HUB_CONNECTED = Gauge(
     "irclogger_hub_connected",
     "1 while the worker's hub holds its LISTEN connection.",
