@@ -5,13 +5,17 @@ import json
 import time
 from pathlib import Path
 
+import gevent
 import pytest
 from django.test import Client, override_settings
 
+import irclogger.bot.health as bot_health
 from irclogger.metrics import STREAMS_OPENED
+from irclogger.models import Network
+from streams import hub as hubs
 from tests.nginx import get
 from tests.servers import gunicorn
-from tests.throwaway_postgres import throwaway_postgres
+from tests.throwaway_postgres import migrate, throwaway_postgres
 
 REMOTE = "203.0.113.7"
 NGINX = "127.0.0.1"
@@ -101,14 +105,51 @@ def _wait_for_health(port: int, status: int) -> tuple[int, dict[str, object]]:
 
 @pytest.mark.e2e
 def test_it_is_unhealthy_while_postgresql_is_down(tmp_path: Path) -> None:
-    with (
-        throwaway_postgres(tmp_path) as postgres,
-        gunicorn(tmp_path, DATABASE_URL=postgres.url) as server,
-    ):
-        assert _health(server.port)[0] == 200
-        postgres.stop()
-        status, body = _wait_for_health(server.port, 503)
-        assert status == 503
-        assert body["checks"]["database"] != "ok"  # type: ignore[index]
-        postgres.start()
-        assert _wait_for_health(server.port, 200)[0] == 200
+    with throwaway_postgres(tmp_path) as postgres:
+        migrate(postgres)
+        with gunicorn(tmp_path, DATABASE_URL=postgres.url) as server:
+            healthy = _wait_for_health(server.port, 200)
+            postgres.stop()
+            down = _wait_for_health(server.port, 503)
+            postgres.start()
+            back = _wait_for_health(server.port, 200)
+    assert healthy[0] == 200
+    assert healthy[1]["checks"] == {"database": "ok", "hub": "ok"}
+    assert down[0] == 503
+    assert down[1]["checks"]["database"] != "ok"  # type: ignore[index]
+    assert back[0] == 200
+
+
+@override_settings(IRCLOGGER_BOT=True)
+def test_it_is_unhealthy_while_the_bot_is_not_connected(
+    anonymous_client: Client, network: Network
+) -> None:
+    network.bot_enabled = True
+    network.save()
+    bot_health.set_connected(network.slug, False)
+    down = anonymous_client.get("/healthz")
+    bot_health.set_connected(network.slug, True)
+    up = anonymous_client.get("/healthz")
+    bot_health.forget(network.slug)
+    assert down.status_code == 503
+    assert down.json()["checks"]["bot"] == {"libera": "disconnected"}
+    assert up.status_code == 200
+    assert up.json()["checks"]["bot"] == {"libera": "connected"}
+
+
+def test_it_is_unhealthy_while_the_hub_is_not_listening(anonymous_client: Client, db: None) -> None:
+    hub = hubs.start()
+    try:
+        for _ in range(50):  # the listener greenlet connects within a few loop turns
+            if hub.is_listening():
+                break
+            gevent.sleep(0.1)
+        listening = anonymous_client.get("/healthz")
+        hub.close()  # the listener is gone and its connection closed
+        deaf = anonymous_client.get("/healthz")
+    finally:
+        hubs.stop()
+    assert listening.status_code == 200
+    assert listening.json()["checks"]["hub"] == "ok"
+    assert deaf.status_code == 503
+    assert deaf.json()["checks"]["hub"] == "not listening"

@@ -1,11 +1,15 @@
 """A private PostgreSQL that a test may stop and start: never the shared one under var/pg."""
 
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.servers import ROOT
 
 
 @dataclass
@@ -49,3 +53,15 @@ def throwaway_postgres(tmp_path: Path) -> Iterator[Postgres]:
         if postgres.running():
             with suppress(subprocess.CalledProcessError):
                 postgres.stop()
+
+
+def migrate(postgres: Postgres) -> None:
+    """Create the app's tables, so the hub and the pages find them."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": postgres.url},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )

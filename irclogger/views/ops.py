@@ -2,6 +2,7 @@
 
 import hmac
 import os
+from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -11,20 +12,33 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from irclogger.models import Network
 from irclogger.net import client_ip, in_networks
 from irclogger.pool_stats import sample_pool
+from streams import hub
 
 # A healthy database answers SELECT 1 in milliseconds; one that takes 2 s is
 # not healthy, and the check must not hang the caller's probe.
 HEALTH_STATEMENT_TIMEOUT_MS = 2000
+# The gauge the bot sets per network (irclogger.bot.status), added up over workers.
+BOT_CONNECTED_SAMPLE = "irclogger_bot_connected"
 
 
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when this worker can serve, 503 with the failing checks otherwise."""
-    checks = {"database": _database_check()}
-    healthy = all(result == "ok" for result in checks.values())
+    """200 when this worker can serve, 503 with the failing checks otherwise.
+
+    The database answers; this worker's hub holds its LISTEN connection (where
+    the worker runs a hub); the bot is connected to every network it should log
+    (where IRCLOGGER_BOT is on; whichever worker won the bot election).
+    """
+    checks: dict[str, Any] = {"database": _database_check()}
+    if _hub_running():
+        checks["hub"] = "ok" if hub.is_listening() else "not listening"
+    if settings.IRCLOGGER_BOT:
+        checks["bot"] = _bot_check()
+    healthy = all(_passed(result) for result in checks.values())
     return JsonResponse(
         {"status": "ok" if healthy else "unhealthy", "checks": checks},
         status=200 if healthy else 503,
@@ -41,6 +55,33 @@ def _database_check() -> str:
     except DatabaseError as exc:
         return f"error: {type(exc).__name__}"
     return "ok" if row == (1,) else "error: unexpected answer"
+
+
+def _hub_running() -> bool:
+    # gunicorn's post_worker_init starts a hub in every worker (streams.worker);
+    # a process that never started one (manage.py, tests) has nothing to check.
+    return hub._hub is not None
+
+
+def _bot_check() -> dict[str, str] | str:
+    """Every network the bot should log: connected, as any worker's bot reports it."""
+    try:
+        slugs = list(Network.objects.filter(bot_enabled=True).values_list("slug", flat=True))
+    except DatabaseError as exc:
+        return f"error: {type(exc).__name__}"
+    registry = _registry()
+    return {
+        slug: "connected"
+        if registry.get_sample_value(BOT_CONNECTED_SAMPLE, {"network": slug})
+        else "disconnected"
+        for slug in slugs
+    }
+
+
+def _passed(result: Any) -> bool:
+    if isinstance(result, dict):
+        return all(value == "connected" for value in result.values())
+    return bool(result == "ok")
 
 
 @require_GET
