@@ -54,9 +54,8 @@ def test_it_reloads_with_sighup_and_restarts_on_failure() -> None:
 
 def test_it_waits_longer_than_gunicorns_graceful_timeout() -> None:
     # Read, not executed: conf/gunicorn.py sets process-wide environment on load.
-    found = re.search(
-        r'"GUNICORN_GRACEFUL_TIMEOUT", (\d+)', (ROOT / "conf" / "gunicorn.py").read_text()
-    )
+    config = (ROOT / "conf" / "gunicorn.py").read_text()
+    found = re.search(r'"GUNICORN_GRACEFUL_TIMEOUT", (\d+)', config)
     assert found is not None
     assert int(_service()["TimeoutStopSec"]) > int(found.group(1))
 
