@@ -100,8 +100,9 @@ def _database_url() -> str:
 DATABASES = {
     "default": {
         # The gevent-aware pool: a greenlet waits for a free connection
-        # instead of opening one per request (DESIGN.md, trap 1).
-        "ENGINE": "django_db_geventpool.backends.postgresql_psycopg2",
+        # instead of opening one per request (DESIGN.md, trap 1); bounded
+        # even while connections are being opened (irclogger.geventpool).
+        "ENGINE": "irclogger.geventpool",
         **parse_database_url(_database_url()),
         # Must be 0 with the pool: the pool, not Django, keeps connections.
         "CONN_MAX_AGE": 0,
