@@ -1,0 +1,198 @@
+"""The stream profile through real nginx in front of real gunicorn.
+
+Waits are bounded generously (the socket timeouts of tests/sseclient.py, the
+same bound as the direct tests in test_stream_e2e.py); speed is the benchmark's.
+"""
+
+import datetime as dt
+import re
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import gevent
+import pytest
+
+from irclogger.models import Channel, Line
+from irclogger.publish import write_lines
+from streams.hub import KEEPALIVE_SECONDS
+from tests.nginx import Nginx, get, nginx
+from tests.servers import Gunicorn, gunicorn
+from tests.sseclient import Follower, Stream
+from tests.test_nginx_profiles import _drip
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PATH = "/libera/python/stream/"
+PAGE = "/libera/python/"
+# The normal profile's timeouts, shortened so a test outlives them many times.
+NORMAL_TIMEOUT = 2
+# The stream profile's read timeout: above the keep-alive interval, as in production.
+STREAM_READ_TIMEOUT = int(KEEPALIVE_SECONDS) + 5
+STREAMS_PER_IP = 4
+
+
+@pytest.fixture
+def app(tmp_path: Path, public_channel: Channel) -> Iterator[Gunicorn]:
+    with gunicorn(tmp_path, workers=2) as server:
+        yield server
+
+
+@pytest.fixture
+def proxy(tmp_path: Path, app: Gunicorn) -> Iterator[Nginx]:
+    with nginx(
+        tmp_path,
+        app.port,
+        client_timeout=NORMAL_TIMEOUT,
+        read_timeout=NORMAL_TIMEOUT,
+        send_timeout=NORMAL_TIMEOUT,
+        stream_read_timeout=STREAM_READ_TIMEOUT,
+        streams_per_ip=STREAMS_PER_IP,
+    ) as server:
+        yield server
+
+
+def _write(channel: Channel, count: int, text: str = "line") -> list[Line]:
+    now = dt.datetime.now(dt.UTC)
+    return write_lines(
+        [Line(channel=channel, timestamp=now, nick="bob", text=f"{text} {n}") for n in range(count)]
+    )
+
+
+def _connected(port: int, **kwargs: object) -> Stream:
+    """A stream through nginx that has received its first bytes (the retry frame)."""
+    stream = Stream(port, PATH, **kwargs)  # type: ignore[arg-type]
+    assert stream.status == 200, stream.status
+    assert stream.next_event("retry").retry
+    return stream
+
+
+def test_it_delivers_a_committed_line_unbuffered(proxy: Nginx, public_channel: Channel) -> None:
+    stream = _connected(proxy.port, headers={"Accept-Encoding": "gzip"})
+    [line] = _write(public_channel, 1, "through nginx")
+    event = stream.next_event("line")
+    stream.close()
+    assert int(event.id or 0) == line.id
+    assert event.json()["text"] == "through nginx 0"
+    assert "content-encoding" not in stream.headers
+    assert stream.headers["content-type"] == "text/event-stream"
+
+
+def test_it_keeps_a_stream_open_past_the_read_timeouts(
+    proxy: Nginx, public_channel: Channel
+) -> None:
+    # Three keep-alives: over 2 × KEEPALIVE_SECONDS of silence, longer than both the
+    # normal profile's read timeout and the stream profile's own.
+    stream = _connected(proxy.port, timeout=STREAM_READ_TIMEOUT + KEEPALIVE_SECONDS)
+    started = time.monotonic()
+    keepalives = 0
+    for event in stream.events():
+        assert event.comment, event
+        keepalives += 1
+        if keepalives == 3:
+            break
+    silent_for = time.monotonic() - started
+    [line] = _write(public_channel, 1, "still here")
+    event = stream.next_event("line")
+    stream.close()
+    assert keepalives == 3
+    assert silent_for > STREAM_READ_TIMEOUT > NORMAL_TIMEOUT
+    assert int(event.id or 0) == line.id
+
+
+def test_it_answers_429_past_the_streams_per_ip_and_still_serves_pages(proxy: Nginx) -> None:
+    streams = [_connected(proxy.port) for _ in range(STREAMS_PER_IP)]
+    refused = Stream(proxy.port, PATH)
+    page = get(proxy.port, PAGE)
+    streams.pop().close()
+    again = None
+    for _ in range(50):  # nginx frees the slot once it sees the close
+        again = Stream(proxy.port, PATH)
+        if again.status == 200:
+            break
+        again.close()
+        gevent.sleep(0.1)
+    for stream in [*streams, refused]:
+        stream.close()
+    assert refused.status == 429
+    assert page.status == 200
+    assert again is not None and again.status == 200
+    again.close()
+
+
+def test_it_cuts_a_slow_client_while_streams_keep_working(
+    proxy: Nginx, public_channel: Channel
+) -> None:
+    stream = _connected(proxy.port)
+    request = b"GET " + PAGE.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"z" * 200
+    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as slow:
+        slow.sendall(request[:4])
+        [line] = _write(public_channel, 1, "meanwhile")
+        delivered = stream.next_event("line")
+        page = get(proxy.port, PAGE)
+        cut_at = _drip(slow, request[4:], pause=0.25)
+    [after] = _write(public_channel, 1, "after the cut")
+    assert int(stream.next_event("line").id or 0) == after.id
+    stream.close()
+    assert cut_at is not None, "nginx waited for the whole header"
+    assert int(delivered.id or 0) == line.id
+    assert page.status == 200
+
+
+def test_it_loses_and_repeats_nothing_across_a_reload_behind_nginx(
+    app: Gunicorn, proxy: Nginx, public_channel: Channel
+) -> None:
+    [first] = _write(public_channel, 1, "start")
+    followers: list[Follower] = []
+    greenlets = []
+    deadline = time.monotonic() + 150
+    # Different client addresses would each have their own stream limit; here every
+    # follower is 127.0.0.1, so stay within it.
+    for _ in range(STREAMS_PER_IP):
+        follower = Follower(proxy.port, PATH, last_id=first.id, until_id=2**62)
+        followers.append(follower)
+        greenlets.append(gevent.spawn(follower.run, deadline))
+    for _ in range(100):
+        if all(f.connects for f in followers):
+            break
+        gevent.sleep(0.1)
+
+    written: list[int] = []
+    for n in range(150):
+        written += [line.id for line in _write(public_channel, 1, f"during {n}")]
+        if n == 30:
+            app.reload()
+        gevent.sleep(0.02)
+    for _ in range(1200):
+        if all(f.last_id >= written[-1] for f in followers):
+            break
+        gevent.sleep(0.1)
+    gevent.killall(greenlets)
+
+    assert [f.ids for f in followers] == [written] * len(followers)
+    assert all(f.connects > 1 for f in followers)  # each one did reconnect
+
+
+def _metric(text: str, name: str) -> float:
+    found = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
+    assert found is not None, name
+    return float(found.group(1))
+
+
+def test_it_counts_streams_and_lines_in_metrics(proxy: Nginx, public_channel: Channel) -> None:
+    streams = [_connected(proxy.port) for _ in range(3)]
+    written = [line.id for line in _write(public_channel, 5, "counted")]
+    received = [[int(s.next_event("line").id or 0) for _ in written] for s in streams]
+    text = ""
+    for _ in range(50):  # the hubs add their deliveries to the counter once a second
+        text = get(proxy.port, "/metrics").body.decode()
+        if _metric(text, "irclogger_lines_delivered_total") >= 15:
+            break
+        gevent.sleep(0.2)
+    for stream in streams:
+        stream.close()
+    assert received == [written] * 3
+    assert _metric(text, "irclogger_streams_opened_total") == 3
+    assert _metric(text, "irclogger_streams_open") == 3
+    assert _metric(text, "irclogger_lines_delivered_total") == 15
