@@ -24,12 +24,12 @@ from typing import Any, NamedTuple
 import gevent
 import psycopg2
 import psycopg2.extensions
-from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 from gevent.hub import Waiter, get_hub
 from gevent.socket import wait_read
 
+from irclogger.env import env_int
 from irclogger.lines import FIELDS
 from irclogger.metrics import (
     HUB_CONNECTED,
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 # Frames kept per channel: how far a client may fall behind before it is
 # dropped (it reconnects and replays from PostgreSQL). The same as the
 # replay limit, so a dropped client can always resume without a reload.
-RING_SIZE: int = getattr(settings, "STREAM_RING_SIZE", 1000)
+RING_SIZE = env_int("STREAM_RING_SIZE", 1000, minimum=10)
 # A keep-alive comment every 15 s: below the polyfill's 45 s heartbeat
 # timeout and nginx's 60 s proxy_read_timeout (DESIGN.md, trap 6).
 KEEPALIVE_SECONDS = 15.0
