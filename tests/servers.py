@@ -73,9 +73,14 @@ class Gunicorn:
 
 
 @contextmanager
-def gunicorn(tmp_path: Path, workers: int = 1, **extra_env: str) -> Iterator[Gunicorn]:
-    """Start gunicorn with conf/gunicorn.py on a free loopback port."""
-    port = free_port()
+def gunicorn(
+    tmp_path: Path, workers: int = 1, port: int | None = None, **extra_env: str
+) -> Iterator[Gunicorn]:
+    """Start gunicorn with conf/gunicorn.py on a free loopback port.
+
+    ``port`` starts it again where an earlier one listened (a restart).
+    """
+    port = port or free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
     env = {
         **os.environ,
