@@ -6,12 +6,14 @@ live, dropping ids already sent: no gap and no repeat across reconnects
 pool before the stream waits, so an open stream holds none.
 """
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
 from django.db import connection
 from django.http import HttpRequest, StreamingHttpResponse
 
+from irclogger import ops_log
 from irclogger.lines import rows
 from irclogger.metrics import LINES_DELIVERED, STREAMS_OPEN, STREAMS_OPEN_PER_WORKER, STREAMS_OPENED
 from irclogger.models import Channel, Line
@@ -27,6 +29,8 @@ REPLAY_LIMIT = 1000
 LAST_ID_PARAMS = ("lastEventId", "last_event_id")
 # Line ids are bigint.
 MAX_ID = 2**63 - 1
+# What starts every line event (streams.sse.line_frame): counted for the close log.
+LINE_EVENT = b"\nevent: line\n"
 
 
 class ChannelStream(StreamingSseView):
@@ -56,15 +60,27 @@ class ChannelStream(StreamingSseView):
         STREAMS_OPENED.inc()
         STREAMS_OPEN.inc()
         STREAMS_OPEN_PER_WORKER.inc()
+        where = {"network": self.kwargs["network"], "channel": self.kwargs["channel"]}
+        ops_log.stream_opened(**where, last_event_id=requested)
+        opened, sent, reason = time.monotonic(), 0, "error"
         try:
             replay = self._replay(client, requested)
             _release_connection()
+            sent += replay.count(LINE_EVENT)
             yield replay
-            yield from hub.follow(client)
+            for chunk in hub.follow(client):
+                sent += chunk.count(LINE_EVENT)
+                yield chunk
+            reason = "ended"  # overflow, maximum life or shutdown: the client retries
+        except GeneratorExit:
+            reason = "client_gone"
+            raise
         finally:
             hub.unsubscribe(client)
             STREAMS_OPEN.dec()
             STREAMS_OPEN_PER_WORKER.dec()
+            duration = time.monotonic() - opened
+            ops_log.stream_closed(**where, duration=duration, lines_sent=sent, reason=reason)
 
     def _replay(self, client: hubs.Client, requested: int | None) -> bytes:
         """The missed lines, or a reload event when too many were missed."""

@@ -1,0 +1,65 @@
+"""Structured logs on stdout: one JSON line per request and per stream open and close."""
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from irclogger.models import Channel, Line
+from irclogger.ops_log import JsonFormatter
+from irclogger.publish import write_lines
+from tests.nginx import get
+from tests.servers import gunicorn
+from tests.sseclient import Stream
+
+
+def _records(log: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+
+
+def test_it_formats_one_json_object_per_line() -> None:
+    record = logging.LogRecord("irclogger.request", logging.INFO, "", 0, "request", (), None)
+    record.fields = {"path": "/a\nb", "status": 200}
+    line = JsonFormatter().format(record)
+    assert "\n" not in line
+    assert json.loads(line) | {"time": "t"} == {
+        "time": "t",
+        "level": "info",
+        "logger": "irclogger.request",
+        "event": "request",
+        "path": "/a\nb",
+        "status": 200,
+    }
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_it_logs_requests_and_streams_from_gunicorn(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    with gunicorn(tmp_path) as server:
+        page = get(server.port, "/libera/python/?x=1")
+        stream = Stream(server.port, "/libera/python/stream/", last_event_id=0)
+        now = dt.datetime.now(dt.UTC)
+        written = write_lines([Line(channel=public_channel, timestamp=now, text=t) for t in "ab"])
+        received = [stream.next_event("line").id for _ in written]
+    # Leaving the block stopped gunicorn gracefully: the stream ended on the server's side.
+    stream.close()
+    records = _records(server.log())
+    requests = [r for r in records if r["event"] == "request" and r["path"] == "/libera/python/"]
+    opens = [r for r in records if r["event"] == "stream_open"]
+    closes = [r for r in records if r["event"] == "stream_close"]
+    assert page.status == 200
+    assert received == [str(line.id) for line in written]
+    assert [(r["method"], r["status"], r["logger"]) for r in requests] == [
+        ("GET", 200, "irclogger.request")
+    ]
+    assert requests[0]["duration"] > 0
+    assert [(r["network"], r["channel"], r["last_event_id"]) for r in opens] == [
+        ("libera", "python", 0)
+    ]
+    assert [(r["lines_sent"], r["reason"]) for r in closes] == [(2, "ended")]
+    assert closes[0]["duration"] > 0
