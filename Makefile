@@ -13,6 +13,7 @@ help:
 	@echo "make test       run the whole test suite (unit + end-to-end)"
 	@echo "make lint       ruff check, ruff format --check, mypy"
 	@echo "make bench      the benchmark; results in bench/RESULTS.md"
+	@echo "make nginxconf  render conf/nginx/ into var/nginx (README, Deploy)"
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
