@@ -7,6 +7,7 @@ same bound as the direct tests in test_stream_e2e.py); speed is the benchmark's.
 import datetime as dt
 import re
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from irclogger.models import Channel, Line
 from irclogger.publish import write_lines
 from streams.hub import KEEPALIVE_SECONDS
 from tests.nginx import Nginx, get, nginx
-from tests.servers import Gunicorn, gunicorn
+from tests.servers import Gunicorn, gunicorn, stop_process
 from tests.sseclient import Follower, Stream
 from tests.test_nginx_profiles import _drip
 
@@ -196,3 +197,38 @@ def test_it_counts_streams_and_lines_in_metrics(proxy: Nginx, public_channel: Ch
     assert _metric(text, "irclogger_streams_opened_total") == 3
     assert _metric(text, "irclogger_streams_open") == 3
     assert _metric(text, "irclogger_lines_delivered_total") == 15
+
+
+def _wait_for(path: Path, text: str, process: subprocess.Popen[bytes]) -> bool:
+    """Until ``text`` is in the file curl writes to; 100 tries, 20 s at most."""
+    deadline = time.monotonic() + 20
+    for _ in range(100):
+        if text in path.read_text(errors="replace"):
+            return True
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        gevent.sleep(0.2)
+    return False
+
+
+def test_it_streams_over_tls_and_http2(
+    tmp_path: Path, app: Gunicorn, public_channel: Channel
+) -> None:
+    with nginx(tmp_path, app.port, tls=True) as proxy:
+        out = tmp_path / "stream.txt"
+        url = f"https://127.0.0.1:{proxy.tls_port}{PATH}"
+        with open(out, "wb") as sink:
+            curl = subprocess.Popen(
+                ["curl", "--silent", "--insecure", "--http2", "--no-buffer", "--include",
+                 "--max-time", "60", url],
+                stdout=sink,
+            )  # fmt: skip
+        try:
+            opened = _wait_for(out, "retry:", curl)
+            [line] = _write(public_channel, 1, "over http2")
+            delivered = _wait_for(out, f"id: {line.id}\nevent: line\n", curl)
+        finally:
+            stop_process(curl)
+    assert opened
+    assert delivered
+    assert out.read_text().startswith("HTTP/2 200")
