@@ -96,11 +96,15 @@ def test_it_serves_static_files_without_gunicorn(
     assert "/static/" not in app.log()
 
 
-def test_it_hides_metrics_from_a_client_nginx_forwards(
+def test_it_believes_nginx_not_the_client_about_its_address(
     tmp_path: Path, public_channel: Channel
 ) -> None:
-    env = {"METRICS_ALLOWED_NETWORKS": "10.0.0.0/8", "METRICS_TOKEN": "scrape-token-1234"}
-    with gunicorn(tmp_path, **env) as app, nginx(tmp_path, app.port) as proxy:
+    with (
+        gunicorn(
+            tmp_path, METRICS_ALLOWED_NETWORKS="10.0.0.0/8", METRICS_TOKEN="scrape-token-1234"
+        ) as app,
+        nginx(tmp_path, app.port) as proxy,
+    ):
         # The client claims an allowed address; nginx replaces the header with the real one.
         spoofed = get(proxy.port, "/metrics", {"X-Forwarded-For": "10.1.2.3"})
         with_token = get(proxy.port, "/metrics", {"Authorization": "Bearer scrape-token-1234"})
