@@ -9,13 +9,15 @@ takes the network away from the bot.
 import os
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tests.servers import free_port, stop_process, wait_for_port
+from tests.servers import ROOT, child_database_url, free_port, stop_process, wait_for_port
 
 NGIRCD = "/usr/sbin/ngircd"
 
@@ -191,3 +193,51 @@ class RawClient:
         with suppress(OSError):
             self.send(b"QUIT :bye")
         self.sock.close()
+
+
+@dataclass
+class BotProcess:
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def ircbot(tmp_path: Path, *args: str, **extra_env: str) -> Iterator[BotProcess]:
+    """Run ``manage.py ircbot`` against the test database; stop it at the end."""
+    log_path = tmp_path / f"ircbot-{time.monotonic_ns()}.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": child_database_url(),
+        # Fast enough for a test to see admin changes and reconnects.
+        "BOT_POLL_SECONDS": "1",
+        "BOT_JOIN_RETRY_SECONDS": "2",
+        "BOT_RECONNECT_MAX_SECONDS": "4",
+        **extra_env,
+    }
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "ircbot", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        yield BotProcess(process, log_path)
+    finally:
+        stop_process(process)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    """Poll ``predicate`` until it returns something true; bounded in time."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not within {timeout} s: {what or predicate}")
+        time.sleep(0.1)

@@ -28,8 +28,8 @@ from django.conf import settings
 from irc.strings import lower as irc_lower
 
 from irclogger.bot.decoding import IrcLineBuffer
+from irclogger.bot.health import set_connected
 from irclogger.bot.records import ChannelConfig, PendingLine, Recorder
-from irclogger.bot.status import set_connected
 
 log = logging.getLogger(__name__)
 
@@ -305,7 +305,8 @@ class NetworkBot:
             key = irc_lower(state.config.name)
             if now >= self.join_not_before.get(key, 0.0):
                 self.join_not_before[key] = now + JOIN_ANSWER_TIMEOUT
-                conn.part(state.config.name, "logging stopped")
+                # Not conn.part(): irc 20.5 sends a reason without its ":".
+                conn.send_items("PART", state.config.name, ":logging stopped")
 
     def lost(self, reason: str) -> None:
         """The connection is gone: gap lines, status, state reset. Idempotent."""
@@ -371,7 +372,6 @@ class NetworkBot:
 
     def _on_welcome(self, conn: Any, event: Any) -> None:
         self.registered = True
-        self.recorder.connected()
         self.next_nick_regain = time.monotonic() + NICK_REGAIN_SECONDS
         log.info("%s: connected as %s", self.config.slug, conn.get_nickname())
         set_connected(self.config.slug, True)

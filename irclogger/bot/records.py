@@ -52,6 +52,7 @@ class ChannelState:
     joined: bool = False
     members: set[str] = field(default_factory=set)
     configured: bool = True
+    ever_joined: bool = False
     # RPL_TOPIC (332) waits for RPL_TOPICWHOTIME (333), which names the setter.
     pending_topic: str | None = None
 
@@ -79,7 +80,6 @@ class Recorder:
     def __init__(self, nolog_prefix: str) -> None:
         self.nolog_prefix = nolog_prefix
         self.channels: dict[str, ChannelState] = {}
-        self.ever_connected = False
 
     # -- configuration ---------------------------------------------------
 
@@ -165,7 +165,8 @@ class Recorder:
         if irc_lower(nick) == me:
             state.joined = True
             state.members = set()
-            said = "Logging resumed" if self.ever_connected else "Logging started"
+            said = "Logging resumed" if state.ever_joined else "Logging started"
+            state.ever_joined = True
             lines += self.line(state, at, LineKind.SYSTEM, text=said)
         if not state.joined:
             return []
@@ -271,9 +272,6 @@ class Recorder:
         return []
 
     # -- the connection itself -------------------------------------------
-
-    def connected(self) -> None:
-        self.ever_connected = True
 
     def lost_connection(self, reason: str, network: str, at: dt.datetime) -> list[PendingLine]:
         """The gap marker: one system line per channel the bot was logging."""

@@ -15,8 +15,8 @@ from django.db import DatabaseError, connection
 from django.db.models import Prefetch
 
 from irclogger.bot.client import NetworkBot, NetworkConfig
+from irclogger.bot.health import forget, set_connected
 from irclogger.bot.records import ChannelConfig
-from irclogger.bot.status import forget, set_connected
 from irclogger.bot.writer import LineWriter
 from irclogger.models import Channel, Network
 

@@ -1,15 +1,16 @@
 """``manage.py ircbot``: run the IRC logging bot on its own.
 
 The bot is gevent code (a greenlet per network, one for the writer), as it
-is inside the gunicorn gevent worker. Here nothing has patched the standard
-library yet, so the command does it first thing in ``handle``: before it no
-socket is opened and no database connection exists (Django's startup and
-system checks open none). psycogreen then makes psycopg2 wait cooperatively,
-so a slow query never stops a network's greenlet from answering PINGs.
+is inside the gunicorn gevent worker. gevent must patch the standard library
+before Django is imported, which manage.py has already done by the time this
+runs; so an unpatched process re-executes itself (same pid) as
+``python -m irclogger.bot``, which patches first and comes back here.
 """
 
 import logging
+import os
 import signal
+import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -30,13 +31,16 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from gevent import monkey
 
-        monkey.patch_all()
+        if not monkey.is_module_patched("socket"):
+            argv = [sys.executable, "-m", "irclogger.bot"]
+            if options["elect"]:
+                argv.append("--elect")
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.execv(sys.executable, argv)  # noqa: S606  (ourselves, patched first)
 
         import gevent
         import gevent.event
-        from psycogreen.gevent import patch_psycopg
-
-        patch_psycopg()
 
         from irclogger.bot.election import run_elected
         from irclogger.bot.supervisor import run_bot
@@ -44,7 +48,9 @@ class Command(BaseCommand):
         stop = gevent.event.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             gevent.signal_handler(signum, stop.set)
-        log.info("IRC bot starting%s", " (elected)" if options["elect"] else "")
+        log.info(
+            "IRC bot starting%s (pid %d)", " (elected)" if options["elect"] else "", os.getpid()
+        )
         if options["elect"]:
             run_elected(stop)
         else:
