@@ -7,6 +7,7 @@ one worker still shows the others' current values.
 """
 
 import re
+from typing import Any
 
 import gevent
 from django.db import connections
@@ -25,12 +26,18 @@ def sample_pool(alias: str = "default") -> tuple[int, int]:
     pool = getattr(connections[alias], "pool", None)
     if pool is None:  # not django-db-geventpool: nothing to count
         return 0, 0
+    in_use, waiting = pool_counts(pool)
+    POOL_IN_USE.set(in_use)
+    POOL_WAITING.set(waiting)
+    return in_use, waiting
+
+
+def pool_counts(pool: Any) -> tuple[int, int]:
+    """Connections checked out of a django-db-geventpool pool, and greenlets waiting."""
     idle = pool.pool.qsize()
     in_use = max(pool.size - idle, 0)
     found = _GETTERS.search(pool.pool._format())
     waiting = int(found.group(1)) if found else 0
-    POOL_IN_USE.set(in_use)
-    POOL_WAITING.set(waiting)
     return in_use, waiting
 
 
