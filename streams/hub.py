@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 RING_SIZE = env_int("STREAM_RING_SIZE", 1000, minimum=10)
 # A keep-alive comment every 15 s: below the polyfill's 45 s heartbeat
 # timeout and nginx's 60 s proxy_read_timeout (DESIGN.md, trap 6).
-KEEPALIVE_SECONDS = 15.0
+# STREAM_KEEPALIVE_SECONDS shortens it for tests of proxies' read timeouts.
+KEEPALIVE_SECONDS = float(env_int("STREAM_KEEPALIVE_SECONDS", 15, minimum=1))
 # The ticker's beat: how soon a worker shutdown ends its streams, and how
 # often delivery counts reach the metrics.
 TICK_SECONDS = 1.0
