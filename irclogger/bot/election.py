@@ -10,6 +10,7 @@ deployment sharing one database shares one bot.
 """
 
 import logging
+import os
 from typing import Any
 
 import gevent
@@ -82,12 +83,22 @@ def campaign_once() -> Any | None:
 
 def run_elected(stop: gevent.event.Event) -> None:
     """Campaign until elected, run the bot while leading, repeat; until ``stop``."""
+    lost_before = False
     while not stop.is_set():
         conn = campaign_once()
         if conn is None:
+            if not lost_before:
+                log.info(
+                    "Bot election: another process runs the IRC bot; pid %d tries again every"
+                    " %.0f s",
+                    os.getpid(),
+                    RETRY_SECONDS,
+                )
+                lost_before = True
             stop.wait(RETRY_SECONDS)
             continue
-        log.info("Bot election: this process runs the IRC bot")
+        lost_before = False
+        log.info("Bot election: pid %d runs the IRC bot", os.getpid())
         bot_stop = gevent.event.Event()
         bot = gevent.spawn(run_bot, bot_stop)
         try:
