@@ -13,26 +13,56 @@ Imported lines are history: ``imported=True``, and nothing here calls
 skips them on replay too).
 """
 
+import contextlib
 import datetime as dt
 import hashlib
+import io
+import queue
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from django.db import connection, transaction
 from tqdm import tqdm
 
-from irclogger.bulk import LineRow, copy_lines
+from irclogger.bulk import COLUMNS
 from irclogger.importers.base import UTC, Clock, Entry, Format, Parser, Refused, Unparsable
 from irclogger.importers.detect import FORMATS, detect, head, lines, open_log
 from irclogger.models import Channel
 
 STAGE = "irclogger_import_stage"
 
+# Per connection, emptied after each batch. seq keeps the file's order.
+_CREATE_STAGE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
+    " seq bigint GENERATED ALWAYS AS IDENTITY, channel_id bigint,"
+    " timestamp timestamptz, kind varchar(8), nick varchar(64), target varchar(64),"
+    " text text, imported boolean, import_key varchar(64))"
+)
+_COPY_STAGE = f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN"
+# Lines already imported are filtered out by the anti-join before anything
+# is computed for them (the search vector is the costly part of an insert);
+# ON CONFLICT still covers a concurrent import of the same lines. In file
+# order, so lines of the same second keep their order by id.
+_MOVE_NEW = (
+    f"INSERT INTO irclogger_line ({', '.join(COLUMNS)})"  # noqa: S608  (constants, not input)
+    f" SELECT {', '.join(COLUMNS)} FROM {STAGE} AS new WHERE NOT EXISTS ("
+    "  SELECT 1 FROM irclogger_line AS old WHERE old.channel_id = new.channel_id"
+    "  AND old.import_key = new.import_key AND old.import_key IS NOT NULL)"
+    " ORDER BY seq"
+    " ON CONFLICT (channel_id, import_key) WHERE import_key IS NOT NULL DO NOTHING"
+)
+
+# COPY's text format gives these characters a meaning (as in irclogger.bulk).
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
 # Lines per staging round trip: large enough that COPY and the INSERT's
-# per-statement cost vanish, small enough to bound memory and to show progress.
-BATCH_SIZE = 50_000
+# per-statement cost vanish, small enough that a batch (about 200 bytes a
+# line) stays in PostgreSQL's default 8 MB of temp_buffers.
+BATCH_SIZE = 20_000
 
 # Progress bar updates every this many lines: per-line updates would cost
 # more than parsing.
@@ -42,6 +72,7 @@ PROGRESS_STEP = 5_000
 MAX_NICK = 64
 
 Report = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -137,14 +168,8 @@ def _import_file(
         return
     with open_log(path) as stream:
         entries = _entries(path, parser, lines(stream), summary, report, bar)
-        rows = _rows(entries, channel.pk)
-        batch: list[LineRow] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) == BATCH_SIZE:
-                _store(batch, summary)
-                batch = []
-        _store(batch, summary)
+        for batch, count in _in_background(_batches(_copy_text(entries, channel.pk))):
+            _store(batch, count, summary)
 
 
 def _entries(
@@ -176,50 +201,101 @@ def _entries(
     bar.update(number % PROGRESS_STEP)
 
 
-def _rows(entries: Iterable[Entry], channel_id: int) -> Iterator[LineRow]:
-    """The rows to stage, each with its import key."""
-    seen: dict[bytes, int] = {}
-    day = None
+def _copy_text(entries: Iterable[Entry], channel_id: int) -> Iterator[str]:
+    """Each entry as a line of COPY text for the staging table, with its import key."""
+    seen: dict[str, int] = {}
+    latest_day = ""
+    last_timestamp, iso = None, ""
     for entry in entries:
-        timestamp = entry.timestamp
-        if timestamp.date() != day:
-            # Identical lines share a timestamp, so the counts of a past day
-            # are not needed again: this bounds memory on huge files.
-            seen.clear()
-            day = timestamp.date()
-        content = "\x00".join(
-            (timestamp.isoformat(), entry.kind, entry.nick, entry.target, entry.text)
-        ).encode("utf-8", "surrogatepass")
-        digest = hashlib.sha256(content).digest()
-        occurrence = seen.get(digest, 0)
-        seen[digest] = occurrence + 1
-        key = hashlib.sha256(content + b"\x00%d" % occurrence).hexdigest()
-        yield LineRow(
-            channel_id, timestamp, entry.kind, entry.nick, entry.target, entry.text, True, key
-        )
+        if entry.timestamp != last_timestamp:
+            last_timestamp, iso = entry.timestamp, entry.timestamp.isoformat()
+            if iso[:10] > latest_day:
+                # Identical lines share a timestamp, so the counts of past
+                # days are not needed again: memory stays bounded on huge files.
+                seen.clear()
+                latest_day = iso[:10]
+        nick, target, text = _escape(entry.nick), _escape(entry.target), _escape(entry.text)
+        content = f"{iso}\t{entry.kind}\t{nick}\t{target}\t{text}"
+        occurrence = seen.get(content, 0)
+        seen[content] = occurrence + 1
+        digest = hashlib.sha256(f"{content}\t{occurrence}".encode()).hexdigest()
+        # The time first, so keys of a file are inserted into the unique
+        # index in order (a random key would touch a random page per line).
+        yield f"{channel_id}\t{content}\tt\t{iso[:19]}{digest[:45]}\n"
 
 
-def _store(batch: list[LineRow], summary: ImportSummary) -> None:
+def _escape(value: str) -> str:
+    # COPY's text format gives \, TAB, LF and CR a meaning; they are rare in
+    # IRC text, so look before paying for a translate. NUL cannot be stored.
+    if "\\" in value or "\t" in value or "\n" in value or "\r" in value or "\x00" in value:
+        return value.replace("\x00", "").translate(_COPY_ESCAPES)
+    return value
+
+
+def _batches(copy_lines: Iterable[str]) -> Iterator[tuple[str, int]]:
+    batch: list[str] = []
+    for line in copy_lines:
+        batch.append(line)
+        if len(batch) == BATCH_SIZE:
+            yield "".join(batch), len(batch)
+            batch = []
+    if batch:
+        yield "".join(batch), len(batch)
+
+
+def _in_background(items: Iterator[T]) -> Iterator[T]:
+    """Run ``items`` in a thread, a few ahead: parsing overlaps the database's work.
+
+    psycopg2 releases the GIL while PostgreSQL works, so the thread parses
+    the next batch meanwhile: two cores instead of one.
+    """
+    ahead: queue.Queue[tuple[T | None, BaseException | None, bool]] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                ahead.put((item, None, False))
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            ahead.put((None, exc, True))
+            return
+        ahead.put((None, None, True))
+
+    thread = threading.Thread(target=produce, name="importlogs-parser", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error, done = ahead.get()
+            if error is not None:
+                raise error
+            if done:
+                return
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        while thread.is_alive():
+            # Unblocks a producer waiting to put; it stops after at most one
+            # more item, so a short poll ends this quickly.
+            with contextlib.suppress(queue.Empty):
+                ahead.get(timeout=0.1)
+        thread.join()
+
+
+def _store(batch: str, count: int, summary: ImportSummary) -> None:
     """COPY one batch into the staging table and move the new lines into place."""
-    if not batch:
-        return
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
-            " seq bigint GENERATED ALWAYS AS IDENTITY, channel_id bigint,"
-            " timestamp timestamptz, kind varchar(8), nick varchar(64), target varchar(64),"
-            " text text, imported boolean, import_key varchar(64))"
-        )
-        copy_lines(batch, batch_size=len(batch), table=STAGE)
-        # In file order, so lines of the same second keep their order by id.
-        cursor.execute(
-            "INSERT INTO irclogger_line"  # noqa: S608  (STAGE is a constant, not input)
-            " (channel_id, timestamp, kind, nick, target, text, imported, import_key)"
-            " SELECT channel_id, timestamp, kind, nick, target, text, imported, import_key"
-            f" FROM {STAGE} ORDER BY seq"
-            " ON CONFLICT (channel_id, import_key) WHERE import_key IS NOT NULL DO NOTHING"
-        )
+        cursor.execute(_CREATE_STAGE)
+        cursor.cursor.copy_expert(_COPY_STAGE, io.StringIO(batch))
+        # Probe the unique index for each staged line: the planner, which
+        # cannot know the lines are new, would otherwise hash the whole
+        # table once per batch. Sorting a batch needs more than the default 4 MB.
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(_MOVE_NEW)
         inserted = cursor.rowcount
         cursor.execute(f"TRUNCATE {STAGE}")
     summary.imported += inserted
-    summary.duplicates += len(batch) - inserted
+    summary.duplicates += count - inserted
