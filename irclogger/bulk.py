@@ -25,13 +25,8 @@ class LineRow(NamedTuple):
     import_key: str | None
 
 
-def copy_lines(
-    rows: Iterable[LineRow], *, batch_size: int = 50_000, table: str = "irclogger_line"
-) -> int:
-    """COPY rows into irclogger_line in batches; returns how many were written.
-
-    ``table`` names another table with the same columns: the importers' staging table.
-    """
+def copy_lines(rows: Iterable[LineRow], *, batch_size: int = 50_000) -> int:
+    """COPY rows into irclogger_line in batches; returns how many were written."""
     total = 0
     buffer = io.StringIO()
     count = 0
@@ -39,9 +34,9 @@ def copy_lines(
         buffer.write(_copy_line(row))
         count += 1
         if count == batch_size:
-            total += _flush(buffer, count, table)
+            total += _flush(buffer, count)
             buffer, count = io.StringIO(), 0
-    return total + _flush(buffer, count, table)
+    return total + _flush(buffer, count)
 
 
 def _copy_line(row: LineRow) -> str:
@@ -63,11 +58,11 @@ def _text(value: str) -> str:
     return value.replace("\x00", "").translate(_COPY_ESCAPES)
 
 
-def _flush(buffer: io.StringIO, count: int, table: str) -> int:
+def _flush(buffer: io.StringIO, count: int) -> int:
     if count == 0:
         return 0
     buffer.seek(0)
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg2 cursor under Django's wrapper
-        raw.copy_expert(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN", buffer)
+        raw.copy_expert(f"COPY irclogger_line ({', '.join(COLUMNS)}) FROM STDIN", buffer)
     return count
