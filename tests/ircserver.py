@@ -241,3 +241,37 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str = 
         if time.monotonic() > deadline:
             raise TimeoutError(f"not within {timeout} s: {what or predicate}")
         time.sleep(0.1)
+
+
+class Wire:
+    """The bot's real connection code over a socketpair, for tests of one step.
+
+    The test plays the server: ``server_says`` writes raw bytes the
+    connection reads and parses with the irc library, ``bot_said`` returns
+    what the bot wrote back.
+    """
+
+    def __init__(self) -> None:
+        self.bot_end, self.server_end = socket.socketpair()
+        self.server_end.settimeout(5)
+
+    def open_socket(self, address: tuple[str, int]) -> socket.socket:
+        return self.bot_end
+
+    def server_says(self, connection: Any, raw: bytes) -> None:
+        self.server_end.sendall(raw)
+        connection.process_data()
+
+    def bot_said(self) -> bytes:
+        self.bot_end.setblocking(True)
+        self.server_end.setblocking(False)
+        try:
+            return self.server_end.recv(65536)
+        except BlockingIOError:
+            return b""
+        finally:
+            self.server_end.settimeout(5)
+
+    def close(self) -> None:
+        self.bot_end.close()
+        self.server_end.close()

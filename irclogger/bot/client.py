@@ -148,9 +148,16 @@ def sasl_plain(username: str, password: str) -> str:
 class NetworkBot:
     """The bot on one network; ``run`` is its greenlet's body."""
 
-    def __init__(self, config: NetworkConfig, put: Callable[[list[PendingLine]], None]) -> None:
+    def __init__(
+        self,
+        config: NetworkConfig,
+        put: Callable[[list[PendingLine]], None],
+        open_socket: Callable[[tuple[str, int]], Any] | None = None,
+    ) -> None:
         self.config = config
         self.put = put
+        # How to reach the server; a test may hand over one end of a socketpair.
+        self.open_socket = open_socket or self._open_socket
         self.recorder = Recorder(settings.BOT_NOLOG_PREFIX)
         self.recorder.configure(list(config.channels))
         self.reactor = BotReactor()
@@ -238,7 +245,7 @@ class NetworkBot:
             password=config.server_password or None,
             username=config.nick,
             ircname="irclogger",
-            connect_factory=self._open_socket,
+            connect_factory=self.open_socket,
         )
 
     def _open_socket(self, address: tuple[str, int]) -> socket.socket:
