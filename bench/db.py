@@ -67,6 +67,8 @@ class ConnectionSampler:
         self.url = url
         self.application_name = application_name
         self.peak = 0
+        # The peak since mark(): the steady state, after the connection storm.
+        self.peak_since_mark = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -77,6 +79,9 @@ class ConnectionSampler:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
+
+    def mark(self) -> None:
+        self.peak_since_mark = 0
 
     def _run(self) -> None:
         connection = psycopg2.connect(self.url)
@@ -89,7 +94,9 @@ class ConnectionSampler:
                         [self.application_name],
                     )
                     row = cursor.fetchone()
-                    self.peak = max(self.peak, int(row[0]) if row else 0)
+                    count = int(row[0]) if row else 0
+                    self.peak = max(self.peak, count)
+                    self.peak_since_mark = max(self.peak_since_mark, count)
                     self._stop.wait(SAMPLE_SECONDS)
         finally:
             connection.close()

@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -366,6 +367,14 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _run_queue_wait() -> float:
+    """Seconds this process was runnable but waiting for its core (Linux schedstat)."""
+    try:
+        return int(Path("/proc/self/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _emit(payload: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(payload) + "\n")
     sys.stdout.flush()
@@ -394,18 +403,20 @@ async def main(args: argparse.Namespace) -> None:
             "ramp_seconds": time.monotonic() - started,
         }
     )
-    cpu = wall = 0.0
+    cpu = wall = waited = 0.0
     while True:
         command = await commands.get()
         if command == "go":
-            cpu, wall = _cpu_seconds(), time.monotonic()
+            cpu, wall, waited = _cpu_seconds(), time.monotonic(), _run_queue_wait()
         elif command.startswith("stop"):
             published = int(command.split()[1])
             cpu, wall = _cpu_seconds() - cpu, time.monotonic() - wall
+            waited = _run_queue_wait() - waited
             still_open = sum(client.connected for client in gen.clients)
             gen.close()
             result = summarize(gen, published, cpu, wall)
             result["open_at_stop"] = still_open
+            result["loadgen_cpu_wait"] = waited / wall if wall > 0 else None
             _emit({"result": result})
             reading.cancel()
             return

@@ -23,6 +23,12 @@ GOAL_SEARCH_P50 = 0.100
 GOAL_BIG_DAY_PAGE = 0.300
 GOAL_VS_NCHAN = 2.0
 GOAL_VS_NODE = 1.5
+# Below this one-minute load average nothing else was running.
+IDLE_LOAD = 0.5
+# A process at or above this share of its core is the bottleneck.
+SATURATED = 0.9
+# Waiting this share of the time for a core means another process had it.
+CONTENDED = 0.2
 POOL_SIZE = 8  # DB_POOL_SIZE's default (irclogger/settings.py)
 
 
@@ -77,6 +83,7 @@ def render(results: dict[str, Any]) -> list[str]:
     out += _big_data(results)
     out += _goals(results)
     out += _profile(results)
+    out += _reading(results)
     out += _machine(results)
     out += _reproduce()
     return out
@@ -88,10 +95,7 @@ def _header(results: dict[str, Any]) -> list[str]:
     lines = [
         f"Run {results['started']} UTC by {kind}, {results.get('seconds', 0):.0f} s in all.",
         "",
-        f"Taken on a shared 2-core machine (load average at the start: "
-        f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}): other work may have run at the same "
-        "time, so read the figures as orders of magnitude and ratios between systems "
-        "measured minutes apart, not as absolute capacity.",
+        _sharing(load),
         "",
         "Every scenario: N SSE clients (bench/loadgen.py, pinned to core 0) open one "
         "channel's stream on the service under test (pinned to core 1); lines are then "
@@ -106,22 +110,46 @@ def _header(results: dict[str, Any]) -> list[str]:
     return [*lines, ""] if results.get("notes") else lines
 
 
+def _sharing(load: tuple[float, float, float]) -> str:
+    figures = f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f}"
+    if load[0] < IDLE_LOAD:
+        return f"The machine was otherwise idle at the start (load average {figures})."
+    return (
+        f"Taken on a shared machine: other work was running (load average at the start "
+        f"{figures}) and may have run during the scenarios, so read the figures as orders of "
+        "magnitude and as ratios between systems measured minutes apart, not as capacity."
+    )
+
+
 _COLUMNS = (
-    "| N | open | connect fail | delivered | missed | dup | out of order | p50 ms | p90 ms "
-    "| p99 ms | max ms | fan-out p50 / max ms | RSS / stream KiB | PG conns peak "
-    "| server CPU | loadgen CPU | page p50 / p99 ms (ok/50) |"
+    "| N | ramp s | open | connect fail | delivered | missed | dup | out of order | p50 ms "
+    "| p90 ms | p99 ms | max ms | fan-out p50 / max ms | RSS / stream KiB | PG conns peak (steady) "
+    "| server CPU (waiting) | loadgen CPU (waiting) | page p50 / p99 ms (ok/50) |"
+)
+
+
+_LEGEND = (
+    "Columns: *ramp* is how long opening the N streams took; *open* how many were still "
+    "open at the end; latencies are per delivery; *fan-out* is, per line, the time until "
+    "the last client had it (over lines every client received); *RSS / stream* is the "
+    "growth of the stream process's RSS from before the N streams to after, divided by N; "
+    "*PG conns* is the most connections from the service in pg_stat_activity, over the "
+    "whole scenario and (in brackets) after the ramp; *CPU* is the share of one core used "
+    "while lines were published, and *waiting* the share spent runnable but waiting for a "
+    "core (Linux schedstat); *page* is 50 sequential requests of the channel's day page "
+    "(~400 lines) meanwhile."
 )
 
 
 def _scenarios(results: dict[str, Any]) -> list[str]:
-    out = ["## Streams", ""]
+    out = ["## Streams", "", _LEGEND, ""]
     for name, scenario in results.get("scenarios", {}).items():
-        out += [f"### {name}: {scenario['title']}", "", _COLUMNS, "|" + "---|" * 17]
+        out += [f"### {name}: {scenario['title']}", "", _COLUMNS, "|" + "---|" * 18]
         notes = []
         for run in scenario["runs"]:
             if "skipped" in run or "error" in run:
                 reason = run.get("skipped") or run.get("error")
-                out.append(f"| {run['clients']:,} | {reason} |" + " |" * 15)
+                out.append(f"| {run['clients']:,} | {reason} |" + " |" * 16)
                 continue
             out.append(_row(run))
             failures = run.get("loadgen", {}).get("failure_reasons")
@@ -144,6 +172,7 @@ def _row(run: dict[str, Any]) -> str:
     rss = run.get("rss_per_stream_kib")
     cells = [
         f"{run['clients']:,}",
+        f"{run.get('ready', {}).get('ramp_seconds', 0):.1f}",
         f"{load.get('open_at_stop', '–')}",
         f"{load.get('connect_failures', '–')}",
         f"{load.get('deliveries', 0):,}/{load.get('expected_deliveries', 0):,}",
@@ -157,12 +186,16 @@ def _row(run: dict[str, Any]) -> str:
         f"{ms(fanout.get('p50'))} / {ms(fanout.get('max'))}"
         + f" ({load.get('fanout_complete_lines', 0)}/{load.get('published', 0)} lines)",
         "–" if rss is None else f"{rss:.1f}",
-        f"{run.get('pg_connections_peak', '–')}",
-        f"{run.get('server_cpu', 0) * 100:.0f} %",
-        "–" if load.get("loadgen_cpu") is None else f"{load['loadgen_cpu'] * 100:.0f} %",
+        f"{run.get('pg_connections_peak', '–')} ({run.get('pg_connections_steady', '–')})",
+        f"{_share(run.get('server_cpu'))} ({_share(run.get('server_cpu_wait'))})",
+        f"{_share(load.get('loadgen_cpu'))} ({_share(load.get('loadgen_cpu_wait'))})",
         f"{ms(pages.get('p50'))} / {ms(pages.get('p99'))} ({pages.get('ok', 0)})",
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.0f} %"
 
 
 def _big_data(results: dict[str, Any]) -> list[str]:
@@ -312,6 +345,50 @@ def _profile(results: dict[str, Any]) -> list[str]:
         profile["self"], profile["inclusive"], strict=False
     ):
         out.append(f"| {own * 100:.1f} % | `{own_name}` | | {inc * 100:.1f} % | `{inc_name}` |")
+    return [*out, ""]
+
+
+def _reading(results: dict[str, Any]) -> list[str]:
+    """What the figures say, by rule; the hand-written reading goes below it."""
+    out = ["## Reading (generated from the figures)", ""]
+    runs = results.get("scenarios", {}).get("irclogger", {}).get("runs", [])
+    measured = [run for run in runs if "loadgen" in run]
+    if not measured:
+        return [*out, "- irclogger's streams were not measured in this run.", ""]
+    top = measured[-1]
+    load, clients = top["loadgen"], top["clients"]
+    cpu, generator = top.get("server_cpu", 0), load.get("loadgen_cpu") or 0
+    out.append(
+        f"- At {clients:,} streams irclogger's worker used {cpu * 100:.0f} % of its core and "
+        f"the load generator {generator * 100:.0f} % of its own."
+    )
+    waiting = top.get("server_cpu_wait") or 0
+    if waiting >= CONTENDED:
+        out.append(
+            f"- The worker also spent {waiting * 100:.0f} % of the window runnable but waiting "
+            "for its core, which other processes held: on this shared machine that wait, not "
+            "irclogger's own CPU time, is a large part of the latency."
+        )
+    if cpu >= SATURATED:
+        out.append(
+            "- The server core is saturated: delivery latency there is CPU time in the "
+            "fan-out loop (see the profile), and more workers on more cores is the fix."
+        )
+    if generator >= SATURATED:
+        out.append(
+            "- The load generator is saturated: latencies at this N are upper bounds "
+            "(receipts wait for the generator, not only for the server)."
+        )
+    rss = top.get("rss_per_stream_kib")
+    if rss is not None:
+        out.append(
+            f"- Memory: {rss:.1f} KiB of worker RSS per open stream "
+            f"({rss * clients / 1024:.0f} MiB for {clients:,})."
+        )
+    profile = results.get("profile", {})
+    if profile.get("self"):
+        hot = ", ".join(f"`{name}` {share * 100:.0f} %" for name, share in profile["self"][:4])
+        out.append(f"- Hottest functions (self time) in the fan-out: {hot}.")
     return [*out, ""]
 
 

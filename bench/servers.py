@@ -69,6 +69,22 @@ class Service:
         return found[1:] if len(found) > 1 else found
 
 
+def run_queue_wait(pids: list[int]) -> float:
+    """Seconds the threads of ``pids`` spent runnable but waiting for a core.
+
+    The kernel's schedstat (second field, ns): on a shared machine, the time
+    the service wanted the CPU and something else had it.
+    """
+    total = 0
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+            try:
+                total += int(task.read_text().split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    return total / 1e9
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
