@@ -1,0 +1,100 @@
+"""conf/gunicorn.py: gevent workers sized for streams, settings from the environment,
+and a worker that refuses to start with psycopg2 unpatched."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams.hub import TICK_SECONDS
+from streams.sse import RETRY_AFTER_END_MS
+from tests.servers import ROOT, child_database_url, free_port, stop_process
+
+_READ_CONF = """
+import json, runpy
+conf = runpy.run_path("conf/gunicorn.py")
+names = ["worker_class", "workers", "worker_connections", "preload_app",
+         "graceful_timeout", "timeout", "bind"]
+print(json.dumps({name: conf[name] for name in names}))
+"""
+
+
+def _conf(**env: str) -> dict[str, object]:
+    # In a child process: the file sets environment variables of its own.
+    result = subprocess.run(
+        [sys.executable, "-c", _READ_CONF],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(result.stdout))
+
+
+def test_it_runs_gevent_workers_sized_for_thousands_of_streams() -> None:
+    conf = _conf()
+    assert conf["worker_class"] == "gevent"
+    assert not conf["preload_app"]  # psycopg2 is patched in each worker, before connecting
+    connections = conf["worker_connections"]
+    assert isinstance(connections, int)
+    assert 10_000 <= connections < 20_000  # the open-file limit per process here
+
+
+def test_it_leaves_streams_time_to_end_themselves_on_shutdown() -> None:
+    graceful = _conf()["graceful_timeout"]
+    assert isinstance(graceful, int)
+    assert graceful > TICK_SECONDS + RETRY_AFTER_END_MS[1] / 1000
+
+
+def test_it_reads_its_numbers_from_the_environment() -> None:
+    conf = _conf(
+        GUNICORN_WORKERS="3",
+        GUNICORN_WORKER_CONNECTIONS="5000",
+        GUNICORN_GRACEFUL_TIMEOUT="12",
+        GUNICORN_BIND="127.0.0.1:9001,127.0.0.1:9002",
+    )
+    assert conf["workers"] == 3
+    assert conf["worker_connections"] == 5000
+    assert conf["graceful_timeout"] == 12
+    assert conf["bind"] == ["127.0.0.1:9001", "127.0.0.1:9002"]
+
+
+def test_it_refuses_a_number_that_is_not_one() -> None:
+    with pytest.raises(subprocess.CalledProcessError) as failure:
+        _conf(GUNICORN_WORKERS="many")
+    assert "GUNICORN_WORKERS='many' is not an integer" in failure.value.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_it_fails_loudly_when_psycopg2_is_not_patched(tmp_path: Path) -> None:
+    # The real configuration, with the post_fork patch taken away.
+    unpatched = tmp_path / "unpatched.py"
+    unpatched.write_text(
+        "import runpy\n"
+        f"globals().update(runpy.run_path({str(ROOT / 'conf/gunicorn.py')!r}))\n"
+        "def post_fork(server, worker):\n"
+        "    pass\n"
+    )
+    log_path = tmp_path / "gunicorn.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": child_database_url(),
+        "GUNICORN_BIND": f"127.0.0.1:{free_port()}",
+        "GUNICORN_WORKERS": "1",
+    }
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [gunicorn, "-c", str(unpatched)], cwd=ROOT, env=env, stdout=log, stderr=log
+        )
+    try:
+        process.wait(timeout=60)
+    finally:
+        stop_process(process)
+    assert process.returncode != 0
+    assert "psycopg2 is not patched for gevent" in log_path.read_text()
