@@ -42,8 +42,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--out", required=True, help="directory to write the config into")
         parser.add_argument("--server-name", default="_", help="nginx server_name")
-        parser.add_argument("--listen", default="80", help="plain HTTP [address:]port")
-        parser.add_argument("--tls-listen", default="443", help="HTTPS [address:]port")
+        parser.add_argument(
+            "--listen", default="80,[::]:80", help="plain HTTP [address:]port, comma-separated"
+        )
+        parser.add_argument(
+            "--tls-listen", default="443,[::]:443", help="HTTPS [address:]port, comma-separated"
+        )
         parser.add_argument("--cert", default="", help="certificate chain; enables TLS + HTTP/2")
         parser.add_argument("--key", default="", help="the certificate's private key")
         parser.add_argument("--upstream", default=_default_upstream(), help="gunicorn address")
@@ -95,10 +99,10 @@ def _context(out: Path, options: dict[str, Any]) -> dict[str, Any]:
     return {
         "out_dir": out,
         "server_name": options["server_name"],
-        "listen": options["listen"],
-        "tls_listen": options["tls_listen"],
+        "listen": _addresses(options["listen"]),
+        "tls_listen": _addresses(options["tls_listen"]),
         "tls": bool(options["cert"]),
-        "https_port_suffix": _port_suffix(options["tls_listen"]),
+        "https_port_suffix": _port_suffix(_addresses(options["tls_listen"])[0]),
         "cert": Path(options["cert"]).resolve() if options["cert"] else "",
         "key": Path(options["key"]).resolve() if options["key"] else "",
         "upstream": options["upstream"],
@@ -125,6 +129,10 @@ def _context(out: Path, options: dict[str, Any]) -> dict[str, Any]:
         "worker_rlimit_nofile": worker_connections + FD_HEADROOM,
         "max_body_size": options["max_body_size"],
     }
+
+
+def _addresses(raw: str) -> list[str]:
+    return [address.strip() for address in raw.split(",") if address.strip()]
 
 
 def _port_suffix(listen: str) -> str:
