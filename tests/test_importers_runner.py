@@ -1,0 +1,198 @@
+"""Importing files into a channel: idempotency, order, streams, refusals, gzip."""
+
+import datetime as dt
+import gzip
+import select
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg2
+import pytest
+from django.db import connections
+from django.test import Client
+
+from irclogger.importers import import_files, runner
+from irclogger.models import Channel, Line
+from irclogger.publish import NOTIFY_CHANNEL, write_lines
+from tests.conftest import NOON, say
+from tests.importing import import_bytes, stored
+
+# 2024-03-10, the day of conftest's NOON.
+LOG = (
+    b"--- Log opened Sun Mar 10 09:00:00 2024\n"
+    b"11:00 <alice> before noon\n"
+    b"11:00 <bob> lol\n"
+    b"11:00 <bob> lol\n"
+    b"13:00 <alice> after noon\n"
+)
+
+
+def test_it_imports_lines_as_history_with_keys(tmp_path: Path, public_channel: Channel) -> None:
+    summary, reports = import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    assert (summary.imported, summary.duplicates, summary.unparsable) == (4, 0, 0)
+    assert reports == []
+    lines = Line.objects.filter(channel=public_channel)
+    assert all(line.imported and len(line.import_key or "") == 64 for line in lines)
+
+
+def test_it_adds_nothing_when_a_file_is_imported_again(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    before = stored(public_channel)
+    summary, _ = import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    assert (summary.imported, summary.duplicates) == (0, 4)
+    assert stored(public_channel) == before
+
+
+def test_it_keeps_genuinely_repeated_lines(tmp_path: Path, public_channel: Channel) -> None:
+    import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    assert [line[4] for line in stored(public_channel)].count("lol") == 2
+
+
+def test_it_adds_only_the_new_lines_of_an_overlapping_file(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    longer = LOG + b"11:00 <bob> lol\n13:05 <bob> new\n"
+    summary, _ = import_bytes(tmp_path, "longer.log", longer, public_channel)
+    assert (summary.imported, summary.duplicates) == (2, 4)
+    assert [line[4] for line in stored(public_channel)].count("lol") == 3
+
+
+def test_it_keeps_the_same_line_in_another_channel(
+    tmp_path: Path, public_channel: Channel, private_channel: Channel
+) -> None:
+    import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    summary, _ = import_bytes(tmp_path, "chan.log", LOG, private_channel)
+    assert summary.imported == 4
+
+
+def test_it_keeps_the_file_order_of_lines_with_the_same_time(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    data = b"--- Log opened Sun Mar 10 09:00:00 2024\n" + b"".join(
+        b"10:00 <a> line %d\n" % number for number in range(50)
+    )
+    import_bytes(tmp_path, "chan.log", data, public_channel)
+    assert [line[4] for line in stored(public_channel)] == [f"line {n}" for n in range(50)]
+
+
+def test_it_never_replays_imported_lines_to_a_stream(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    live = say(public_channel, "live at noon")
+    import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    imported_ids = list(Line.objects.filter(imported=True).values_list("id", flat=True))
+    assert min(imported_ids) > live.id  # imported later: higher ids, older times
+    assert list(Line.objects.after(live.id)) == []
+    newer = say(public_channel, "live again")
+    assert [line.id for line in Line.objects.after(live.id)] == [newer.id]
+
+
+def test_it_shows_imported_lines_in_their_day_page_at_their_time(
+    tmp_path: Path, public_channel: Channel, client: Client
+) -> None:
+    live = say(public_channel, "live at noon")
+    import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    texts = [line[4] for line in stored(public_channel)]
+    assert texts == ["before noon", "lol", "lol", "live at noon", "after noon"]
+    body = client.get("/libera/python/2024-03-10/").content.decode()
+    positions = [body.index(text) for text in ("before noon", "live at noon", "after noon")]
+    assert positions == sorted(positions)
+    assert f'id="L{live.id}"' in body
+
+
+def test_it_announces_no_imported_line_to_the_streams(
+    transactional_db: None, tmp_path: Path, public_channel: Channel
+) -> None:
+    params = connections["default"].get_connection_params()
+    for key in ("MAX_CONNS", "REUSE_CONNS", "cursor_factory"):
+        params.pop(key, None)
+    listener = psycopg2.connect(**params)
+    listener.autocommit = True
+    try:
+        with listener.cursor() as cursor:
+            cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        import_bytes(tmp_path, "chan.log", LOG, public_channel)
+        # A live line afterwards proves the listener hears what is announced.
+        (live,) = write_lines([Line(channel=public_channel, timestamp=NOON, text="live")])
+        payloads = _notifications(listener, until=f"{public_channel.pk}:{live.id}")
+    finally:
+        listener.close()
+    assert payloads == [f"{public_channel.pk}:{live.id}"]
+    assert Line.objects.filter(imported=True).count() == 4
+
+
+def _notifications(conn: "psycopg2.extensions.connection", until: str) -> list[str]:
+    payloads: list[str] = []
+    deadline = time.monotonic() + 10  # generous: notifications arrive in milliseconds
+    while until not in payloads and time.monotonic() < deadline:
+        select.select([conn], [], [], 0.5)
+        conn.poll()
+        payloads += [notify.payload for notify in conn.notifies]
+        conn.notifies.clear()
+    return payloads
+
+
+def test_it_reports_a_malformed_line_and_imports_the_rest(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    data = LOG.replace(b"13:00 <alice>", b"1300 <alice>")
+    summary, reports = import_bytes(tmp_path, "chan.log", data, public_channel)
+    assert (summary.imported, summary.unparsable) == (3, 1)
+    where = f"{tmp_path / 'chan.log'}:5"
+    assert reports == [f"{where}: unparsable line (no HH:MM timestamp): '1300 <alice> after noon'"]
+
+
+def test_it_refuses_a_file_in_no_known_format_and_imports_the_others(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    unknown = tmp_path / "notes.txt"
+    unknown.write_bytes(b"Dear diary,\ntoday nothing happened.\n")
+    good = tmp_path / "chan.log"
+    good.write_bytes(LOG)
+    summary = import_files([unknown, good], public_channel, report=lambda message: None)
+    assert summary.imported == 4
+    assert summary.refused == [
+        (
+            str(unknown),
+            "not in a known log format (tried irssi, weechat, znc, energymech, hexchat, limnoria)",
+        )
+    ]
+
+
+def test_it_reads_gzipped_files_and_knows_their_lines(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    summary, _ = import_bytes(tmp_path, "chan.log.gz", gzip.compress(LOG), public_channel)
+    assert summary.imported == 4
+    again, _ = import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    assert (again.imported, again.duplicates) == (0, 4)
+
+
+def test_it_converts_local_times_with_dst(tmp_path: Path, public_channel: Channel) -> None:
+    data = (
+        b"--- Log opened Sat Mar 30 12:00:00 2024\n12:00 <a> winter\n"
+        b"--- Day changed Sun Mar 31 2024\n12:00 <a> summer\n"
+    )
+    import_bytes(tmp_path, "chan.log", data, public_channel, tz=ZoneInfo("Europe/Berlin"))
+    assert [line[0] for line in stored(public_channel)] == [
+        "2024-03-30T11:00:00Z",
+        "2024-03-31T10:00:00Z",
+    ]
+
+
+def test_it_imports_more_lines_than_a_batch(
+    tmp_path: Path, public_channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "BATCH_SIZE", 7)
+    start = dt.datetime(2024, 3, 10, tzinfo=dt.UTC)
+    data = "".join(
+        f"{(start + dt.timedelta(seconds=n)):%Y-%m-%dT%H:%M:%S}  <a> line {n}\n" for n in range(30)
+    ).encode()
+    summary, _ = import_bytes(tmp_path, "#c.log", data, public_channel)
+    assert summary.imported == 30
+    again, _ = import_bytes(tmp_path, "#c.log", data, public_channel)
+    assert (again.imported, again.duplicates) == (0, 30)
