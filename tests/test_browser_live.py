@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from playwright.sync_api import Page
+from playwright.sync_api import Page, Route
 
 from irclogger.models import Channel, Line
 from irclogger.publish import write_lines
@@ -110,3 +110,25 @@ def test_it_keeps_the_readers_place_unless_at_the_bottom(
             "innerHeight + scrollY >= document.documentElement.scrollHeight - 2",
             timeout=WAIT_MS,
         )
+
+
+def test_it_reconnects_after_an_error_status_closed_the_stream(
+    server: Gunicorn, public_channel: Channel
+) -> None:
+    # A 503 (nginx during a deploy) closes a native EventSource for good.
+    refused: list[str] = []
+
+    def deploying(route: Route) -> None:
+        if not refused:
+            refused.append(route.request.url)
+            route.fulfill(status=503, body="deploying")
+        else:
+            route.continue_()
+
+    with chromium() as browser:
+        page = browser.new_page()
+        page.route("**/stream/**", deploying)
+        _open_live(page, server.url + TODAY)
+        assert refused
+        [line] = _write(public_channel, 1, "after the deploy")
+        page.wait_for_selector(f"#log #L{line.id}", timeout=WAIT_MS)

@@ -172,6 +172,24 @@ def test_it_holds_2000_streams_without_running_out_of_connections(
         stream.close()
 
 
+def test_it_catches_up_when_its_listen_connection_drops(
+    server: Gunicorn, public_channel: Channel
+) -> None:
+    stream = _connected(server.port)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'irclogger-hub'"
+        )
+        assert cursor.fetchall() == [(True,)]
+    lines = _write(public_channel, 5, "meanwhile")
+    assert _line_ids(stream, 5) == [line.id for line in lines]
+    [later] = _write(public_channel, 1, "later")
+    assert _line_ids(stream, 1) == [later.id]
+    assert _metric(server.port, "irclogger_hub_reconnects_total") >= 1
+    stream.close()
+
+
 def test_it_serves_a_second_request_while_a_query_waits(
     server: Gunicorn, public_channel: Channel
 ) -> None:
