@@ -177,7 +177,10 @@ def _existing_channels_only(batch: list[PendingLine]) -> list[PendingLine]:
 
 def _release_connection() -> None:
     # Give the connection back to the pool between batches: the writer must
-    # not pin one of the few pooled connections the pages need.
+    # not pin one of the few pooled connections the pages need. Inside a
+    # caller's transaction (a test's) the connection is the caller's to close.
+    if connection.in_atomic_block:
+        return
     try:
         connection.close()
     except DatabaseError:
