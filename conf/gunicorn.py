@@ -99,7 +99,7 @@ def post_worker_init(worker: object) -> None:
     # advisory lock in a greenlet, one wins (irclogger.bot.election).
     from irclogger.bot.election import start_in_worker
 
-    start_in_worker()
+    start_in_worker(worker)
 
 
 def post_fork(server: object, worker: object) -> None:

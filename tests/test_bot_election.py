@@ -109,3 +109,9 @@ def test_it_runs_the_bot_in_one_gunicorn_worker(
         wait_until(lambda: bot_joins(logged) == 2, 30, "the bot back in #logged")
         assert bots_in_channel(watcher) == ["irclogger"]
         assert leader_pids()[1] != leader_pids()[0]
+
+        # A reload replaces every worker, and one of the new ones leads.
+        service.reload()
+        wait_until(lambda: len(leader_pids()) == 3, 30, "a new worker leads after the reload")
+        wait_until(lambda: bot_joins(logged) == 3, 30, "the bot back after the reload")
+        assert bots_in_channel(watcher) == ["irclogger"]

@@ -31,6 +31,8 @@ RETRY_SECONDS = 3.0
 # How often the leader checks that its lock connection is still alive; if
 # it is not, another candidate may already lead, so the bot stops.
 CHECK_SECONDS = 5.0
+# How often a gunicorn worker's bot looks whether the worker is stopping.
+WORKER_WATCH_SECONDS = 1.0
 
 
 def lock_connection() -> Any:
@@ -112,8 +114,20 @@ def run_elected(stop: gevent.event.Event) -> None:
             conn.close()
 
 
-def start_in_worker() -> gevent.Greenlet | None:
+def start_in_worker(worker: Any) -> gevent.Greenlet | None:
     """From gunicorn's post_worker_init: campaign in the background if the bot is on."""
     if not settings.IRCLOGGER_BOT:
         return None
-    return gevent.spawn(run_elected, gevent.event.Event())
+    stop = gevent.event.Event()
+    gevent.spawn(_stop_when_worker_stops, worker, stop)
+    return gevent.spawn(run_elected, stop)
+
+
+def _stop_when_worker_stops(worker: Any, stop: gevent.event.Event) -> None:
+    # gunicorn clears worker.alive as a worker begins a graceful exit
+    # (reload, max_requests, SIGTERM); stopping the bot then sends QUIT and
+    # frees the lock at once, instead of when the worker has finished
+    # draining its requests up to graceful_timeout later.
+    while getattr(worker, "alive", True) and not stop.is_set():
+        gevent.sleep(WORKER_WATCH_SECONDS)
+    stop.set()
