@@ -159,10 +159,12 @@ class RawClient:
     lines that a higher-level client would re-encode or refuse.
     """
 
-    def __init__(self, port: int, nick: str, timeout: float = 20.0) -> None:
+    def __init__(self, port: int, nick: str, timeout: float = 20.0, password: str = "") -> None:
         self.nick = nick
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.received = b""
+        if password:
+            self.send(f"PASS {password}".encode())
         self.send(f"NICK {nick}".encode())
         self.send(f"USER {nick} 0 * :{nick}".encode())
         self.wait_for(b" 001 ")

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from irclogger import bot as bot_package
 from irclogger.bot.client import (
     IDLE_BEFORE_PING,
+    NICK_REGAIN_SECONDS,
     PING_TIMEOUT,
     NetworkBot,
     NetworkConfig,
@@ -107,6 +108,16 @@ def test_it_tries_another_nick_while_registering(harness: Harness) -> None:
     assert harness.server(in_use) == b"NICK irclogger_\r\n"
     assert harness.server(in_use) == b"NICK irclogger__\r\n"
     assert harness.server(in_use) == b"NICK irclogger3\r\n"
+
+
+def test_it_takes_its_nick_back_later(harness: Harness) -> None:
+    harness.server(b":irc.test 433 * irclogger :Nickname already in use\r\n")
+    harness.server(b":irc.test 001 irclogger_ :Welcome\r\n")
+    assert harness.bot.connection.get_nickname() == "irclogger_"
+    harness.bot.tick(time.monotonic())
+    assert harness.wire.bot_said().startswith(b"JOIN")
+    harness.bot.tick(time.monotonic() + NICK_REGAIN_SECONDS + 1)
+    assert harness.wire.bot_said().endswith(b"NICK irclogger\r\n")
 
 
 def test_it_answers_ping(harness: Harness) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from irclogger.bot.election import lock_connection
 from irclogger.models import Channel, Line, Network
 from tests.ircserver import BotProcess, IrcServer, RawClient, ircbot, ngircd, wait_until
 
@@ -255,3 +256,56 @@ def test_it_waits_and_retries_when_the_channel_is_full(
         alice.send(b"MODE #full -l")
         wait_for_bot_in(full, bot)
         assert bot.process.poll() is None  # joined by its own retry, not a restart
+
+
+def test_it_connects_over_tls_with_a_server_password(
+    tmp_path: Path, clients: list[RawClient]
+) -> None:
+    with ngircd(tmp_path, tls=True, password="letmein") as server:
+        assert server.tls_port is not None and server.cert is not None
+        network = Network.objects.create(
+            name="TLS",
+            slug="tls",
+            host="127.0.0.1",
+            port=server.tls_port,
+            use_tls=True,
+            server_password="letmein",
+            bot_enabled=True,
+        )
+        channel = Channel.objects.create(network=network, name="#secure", slug="secure")
+        # The test's self-signed certificate is the one trusted authority.
+        with ircbot(tmp_path, SSL_CERT_FILE=str(server.cert)) as bot:
+            wait_for_bot_in(channel, bot)
+            alice = RawClient(server.port, "alice", password="letmein")
+            clients.append(alice)
+            alice.join("#secure")
+            alice.send(b"PRIVMSG #secure :over TLS")
+            wait_for_line(channel, text="over TLS")
+
+
+def test_it_keeps_up_with_irc_while_the_database_is_stuck(
+    tmp_path: Path, server: IrcServer, logged: Channel, clients: list[RawClient]
+) -> None:
+    alice = connect(server, clients, "alice")
+    alice.join("#logged")
+    alice.join("#more")
+    with ircbot(tmp_path) as bot:
+        wait_for_bot_in(logged, bot)
+        locker = lock_connection()
+        try:
+            with locker.cursor() as cursor:
+                # No line can be written until this transaction ends.
+                cursor.execute("LOCK TABLE irclogger_line IN ACCESS EXCLUSIVE MODE")
+            for n in range(5):
+                alice.send(f"PRIVMSG #logged :while stuck {n}".encode())
+            Channel.objects.create(network=logged.network, name="#more", slug="more")
+            # The bot still reads, polls and speaks IRC: it joins the new channel.
+            alice.wait_for(b":irclogger!~irclogger@127.0.0.1 JOIN :#more")
+            assert "The database is slow" not in bot.log()  # 5 lines are far from the limit
+        finally:
+            locker.rollback()
+            locker.close()
+        wait_for_line(logged, text="while stuck 4")
+
+    said = [line.text for line in lines(logged) if line.kind == "message"]
+    assert said == [f"while stuck {n}" for n in range(5)]
