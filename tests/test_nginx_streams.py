@@ -43,10 +43,19 @@ def app(tmp_path: Path, public_channel: Channel) -> Iterator[Gunicorn]:
         # nginx gives up on an upstream after the short timeouts above: wait until a
         # worker has booted and its hub listens before sending anything through it.
         for _ in range(100):
-            if get(server.port, "/healthz").status == 200:
+            if _healthy(server.port):
                 break
             gevent.sleep(0.2)
+        else:
+            raise AssertionError(f"gunicorn never became healthy:\n{server.log()}")
         yield server
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return get(port, "/healthz").status == 200
+    except OSError:  # a worker still booting
+        return False
 
 
 @pytest.fixture
