@@ -13,7 +13,10 @@ from pathlib import Path
 import gevent
 import psycopg2
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import connection
+from django.test import Client
 from gevent import socket
 
 from irclogger.models import Channel, Line
@@ -111,6 +114,26 @@ def test_it_delivers_a_committed_line_to_an_open_stream(
     assert int(event.id or 0) == line.id
     assert event.json()["text"] == "hello live 0"
     assert f'id="L{line.id}"' in event.json()["html"]
+    stream.close()
+
+
+def _session_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def test_it_streams_a_private_channel_only_to_its_members(
+    server: Gunicorn, private_channel: Channel, member: User, stranger: User
+) -> None:
+    secret = "/libera/secret/stream/"
+    for headers in [{}, {"Cookie": _session_cookie(stranger)}]:
+        refused = Stream(server.port, secret, headers=headers)
+        assert refused.status == 404
+        refused.close()
+    stream = _connected(server.port, secret, headers={"Cookie": _session_cookie(member)})
+    [line] = _write(private_channel, 1, "hush")
+    assert _line_ids(stream, 1) == [line.id]
     stream.close()
 
 
