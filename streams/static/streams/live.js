@@ -113,5 +113,9 @@
     if (source) source.close();
     if (timer) window.clearTimeout(timer);
   });
+  // Back from the back/forward cache: the old stream was closed on pagehide.
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) connect();
+  });
   start();
 })();
