@@ -12,7 +12,7 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from irclogger.importers import import_files, runner
+from irclogger.importers import import_files, store
 from irclogger.models import Channel, Line
 from irclogger.publish import NOTIFY_CHANNEL, write_lines
 from tests.conftest import NOON, say
@@ -187,7 +187,7 @@ def test_it_converts_local_times_with_dst(tmp_path: Path, public_channel: Channe
 def test_it_imports_more_lines_than_a_batch(
     tmp_path: Path, public_channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(runner, "BATCH_SIZE", 7)
+    monkeypatch.setattr(store, "BATCH_SIZE", 7)
     start = dt.datetime(2024, 3, 10, tzinfo=dt.UTC)
     data = "".join(
         f"{(start + dt.timedelta(seconds=n)):%Y-%m-%dT%H:%M:%S}  <a> line {n}\n" for n in range(30)
@@ -196,3 +196,22 @@ def test_it_imports_more_lines_than_a_batch(
     assert summary.imported == 30
     again, _ = import_bytes(tmp_path, "#c.log", data, public_channel)
     assert (again.imported, again.duplicates) == (0, 30)
+
+
+def test_it_writes_batches_in_parallel_outside_a_transaction_keeping_time_order(
+    transactional_db: None,
+    tmp_path: Path,
+    public_channel: Channel,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(store, "BATCH_SIZE", 5)
+    # Minutes only: runs of lines share a timestamp across batch boundaries.
+    data = b"--- Log opened Sun Mar 10 09:00:00 2024\n" + b"".join(
+        b"10:%02d <a> line %d\n" % (number // 7, number) for number in range(60)
+    )
+    summary, _ = import_bytes(tmp_path, "chan.log", data, public_channel)
+    assert (summary.imported, summary.duplicates) == (60, 0)
+    assert [line[4] for line in stored(public_channel)] == [f"line {n}" for n in range(60)]
+    longer = data + b"10:59 <a> one more\n"
+    again, _ = import_bytes(tmp_path, "chan.log", longer, public_channel)
+    assert (again.imported, again.duplicates) == (1, 60)

@@ -23,7 +23,7 @@ announced to streams.
 
 One module per format (``base.Format``: a name, a sniff, a parser); the
 shared line model, decoding and time zone handling are in ``base``,
-detection in ``detect``, the database side in ``runner``.
+detection in ``detect``, the import flow in ``runner``, the database side in ``store``.
 """
 
 from irclogger.importers.detect import FORMATS

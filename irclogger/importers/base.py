@@ -128,20 +128,20 @@ class Clock:
         self, year: int, month: int, day: int, hour: int, minute: int, second: int, micro: int = 0
     ) -> dt.datetime:
         try:
-            naive = dt.datetime(year, month, day, hour, minute, second, micro)
+            as_utc = dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
         except ValueError as exc:
             raise Unparsable(f"impossible date or time: {exc}") from None
         if self.is_utc:
-            return naive.replace(tzinfo=UTC)
+            return as_utc
         key = (year, month, day, hour)
         offset = self._offsets.get(key, ...)
         if offset is ...:
-            offset = self._steady_offset(naive)
+            offset = self._steady_offset(as_utc.replace(tzinfo=None))
             self._offsets[key] = offset
         if offset is not None:
-            result = (naive - offset).replace(tzinfo=UTC)
+            result = as_utc - offset
         else:
-            result = self._transition_hour(naive)
+            result = self._transition_hour(as_utc.replace(tzinfo=None))
         self._last = result
         return result
 
@@ -162,9 +162,6 @@ class Clock:
         if first != second and first < self._last <= second:
             return second
         return first
-
-
-TIME = re.compile(r"(\d\d):(\d\d)(?::(\d\d))?")
 
 
 def file_date(path: Path) -> dt.date | None:

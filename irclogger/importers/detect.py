@@ -39,7 +39,11 @@ def open_log(path: Path) -> BinaryIO:
 def lines(stream: BinaryIO) -> Iterator[str]:
     """Decoded lines without their line ending."""
     for raw in stream:
-        yield decode(raw.rstrip(b"\r\n"))
+        line = raw.rstrip(b"\r\n")
+        try:  # decode() inlined: this loop runs for every line of every file
+            yield line.decode("utf-8")
+        except UnicodeDecodeError:
+            yield decode(line)
 
 
 def head(path: Path) -> list[str]:

@@ -1,12 +1,11 @@
-"""Reading files into lines of a channel: keys, staging, COPY, progress, summary.
+"""Reading files into lines of a channel: formats, import keys, progress, summary.
 
-Every parsed line gets an import key: a SHA-256 of its timestamp, kind,
-nick, target and text, plus its occurrence index among identical lines of
-the same file and timestamp, so a line said twice in a minute is kept twice
-while a file imported again (or an overlapping log of the same channel)
-adds nothing. Lines are COPYed into a temporary staging table and moved
-with ``INSERT … ON CONFLICT DO NOTHING`` on the (channel, import_key)
-unique constraint: duplicates are skipped and counted at COPY speed.
+Every parsed line gets an import key: its UTC time to the second, then a
+SHA-256 of its timestamp, kind, nick, target and text plus its occurrence
+index among identical lines of the same file and timestamp. A line said
+twice in a minute is kept twice, while a file imported again (or an
+overlapping log of the same channel) adds nothing. The time comes first so
+a file's keys go into the unique index in order. store.py writes the lines.
 
 Imported lines are history: ``imported=True``, and nothing here calls
 ``pg_notify``, so no stream is told about them (``Line.objects.after``
@@ -16,7 +15,6 @@ skips them on replay too).
 import contextlib
 import datetime as dt
 import hashlib
-import io
 import queue
 import sys
 import threading
@@ -25,44 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from django.db import connection, transaction
 from tqdm import tqdm
 
-from irclogger.bulk import COLUMNS
+from irclogger.importers import store
 from irclogger.importers.base import UTC, Clock, Entry, Format, Parser, Refused, Unparsable
 from irclogger.importers.detect import FORMATS, detect, head, lines, open_log
 from irclogger.models import Channel
 
-STAGE = "irclogger_import_stage"
-
-# Per connection, emptied after each batch. seq keeps the file's order.
-_CREATE_STAGE = (
-    f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
-    " seq bigint GENERATED ALWAYS AS IDENTITY, channel_id bigint,"
-    " timestamp timestamptz, kind varchar(8), nick varchar(64), target varchar(64),"
-    " text text, imported boolean, import_key varchar(64))"
-)
-_COPY_STAGE = f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN"
-# Lines already imported are filtered out by the anti-join before anything
-# is computed for them (the search vector is the costly part of an insert);
-# ON CONFLICT still covers a concurrent import of the same lines. In file
-# order, so lines of the same second keep their order by id.
-_MOVE_NEW = (
-    f"INSERT INTO irclogger_line ({', '.join(COLUMNS)})"  # noqa: S608  (constants, not input)
-    f" SELECT {', '.join(COLUMNS)} FROM {STAGE} AS new WHERE NOT EXISTS ("
-    "  SELECT 1 FROM irclogger_line AS old WHERE old.channel_id = new.channel_id"
-    "  AND old.import_key = new.import_key AND old.import_key IS NOT NULL)"
-    " ORDER BY seq"
-    " ON CONFLICT (channel_id, import_key) WHERE import_key IS NOT NULL DO NOTHING"
-)
-
 # COPY's text format gives these characters a meaning (as in irclogger.bulk).
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-# Lines per staging round trip: large enough that COPY and the INSERT's
-# per-statement cost vanish, small enough that a batch (about 200 bytes a
-# line) stays in PostgreSQL's default 8 MB of temp_buffers.
-BATCH_SIZE = 20_000
 
 # Progress bar updates every this many lines: per-line updates would cost
 # more than parsing.
@@ -168,8 +137,10 @@ def _import_file(
         return
     with open_log(path) as stream:
         entries = _entries(path, parser, lines(stream), summary, report, bar)
-        for batch, count in _in_background(_batches(_copy_text(entries, channel.pk))):
-            _store(batch, count, summary)
+        rows = _copy_rows(entries, channel.pk)
+        for inserted, duplicates in store.write(_in_background(store.batches(rows, channel.pk))):
+            summary.imported += inserted
+            summary.duplicates += duplicates
 
 
 def _entries(
@@ -201,8 +172,8 @@ def _entries(
     bar.update(number % PROGRESS_STEP)
 
 
-def _copy_text(entries: Iterable[Entry], channel_id: int) -> Iterator[str]:
-    """Each entry as a line of COPY text for the staging table, with its import key."""
+def _copy_rows(entries: Iterable[Entry], channel_id: int) -> Iterator[tuple[str, str, str]]:
+    """(timestamp, import key, line of COPY text for the staging table) per entry."""
     seen: dict[str, int] = {}
     latest_day = ""
     last_timestamp, iso = None, ""
@@ -221,7 +192,8 @@ def _copy_text(entries: Iterable[Entry], channel_id: int) -> Iterator[str]:
         digest = hashlib.sha256(f"{content}\t{occurrence}".encode()).hexdigest()
         # The time first, so keys of a file are inserted into the unique
         # index in order (a random key would touch a random page per line).
-        yield f"{channel_id}\t{content}\tt\t{iso[:19]}{digest[:45]}\n"
+        key = f"{iso[:19]}{digest[:45]}"
+        yield iso, key, f"{channel_id}\t{content}\tt\t{key}\n"
 
 
 def _escape(value: str) -> str:
@@ -230,17 +202,6 @@ def _escape(value: str) -> str:
     if "\\" in value or "\t" in value or "\n" in value or "\r" in value or "\x00" in value:
         return value.replace("\x00", "").translate(_COPY_ESCAPES)
     return value
-
-
-def _batches(copy_lines: Iterable[str]) -> Iterator[tuple[str, int]]:
-    batch: list[str] = []
-    for line in copy_lines:
-        batch.append(line)
-        if len(batch) == BATCH_SIZE:
-            yield "".join(batch), len(batch)
-            batch = []
-    if batch:
-        yield "".join(batch), len(batch)
 
 
 def _in_background(items: Iterator[T]) -> Iterator[T]:
@@ -281,21 +242,3 @@ def _in_background(items: Iterator[T]) -> Iterator[T]:
             with contextlib.suppress(queue.Empty):
                 ahead.get(timeout=0.1)
         thread.join()
-
-
-def _store(batch: str, count: int, summary: ImportSummary) -> None:
-    """COPY one batch into the staging table and move the new lines into place."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_CREATE_STAGE)
-        cursor.cursor.copy_expert(_COPY_STAGE, io.StringIO(batch))
-        # Probe the unique index for each staged line: the planner, which
-        # cannot know the lines are new, would otherwise hash the whole
-        # table once per batch. Sorting a batch needs more than the default 4 MB.
-        cursor.execute("SET LOCAL enable_hashjoin = off")
-        cursor.execute("SET LOCAL enable_mergejoin = off")
-        cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute(_MOVE_NEW)
-        inserted = cursor.rowcount
-        cursor.execute(f"TRUNCATE {STAGE}")
-    summary.imported += inserted
-    summary.duplicates += count - inserted

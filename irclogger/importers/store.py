@@ -1,0 +1,171 @@
+"""The database side of an import: batches of COPY text staged, then moved into place.
+
+Each batch is COPYed into a per-connection temporary staging table and
+moved into ``irclogger_line`` by one ``INSERT … SELECT … ON CONFLICT DO
+NOTHING`` on the (channel, import_key) unique constraint, so lines already
+there are skipped and counted at COPY speed. When the batch's first or last
+key is already stored (a re-import), an anti-join drops the known lines
+before anything is computed for them (the search vector is the costly part
+of an insert); a batch of new lines skips that probe.
+
+Outside a transaction, batches are written by ``WRITERS`` connections at
+once: PostgreSQL's work per line (the search vector, eight indexes) is the
+slowest part of an import, and it spreads over the cores. Inside a
+caller's transaction (a test, a larger unit of work) other connections
+could not see its uncommitted rows, so its own connection writes alone.
+"""
+
+import io
+import threading
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, NamedTuple
+
+import psycopg2
+from django.db import connection, transaction
+
+COLUMNS = ("channel_id", "timestamp", "kind", "nick", "target", "text", "imported", "import_key")
+STAGE = "irclogger_import_stage"
+
+# Lines per batch: large enough that the per-statement costs vanish, small
+# enough that a batch (about 200 bytes a line) stays in PostgreSQL's default
+# 8 MB of temp_buffers.
+BATCH_SIZE = 20_000
+
+# Connections writing at once: one per core of the 2-core reference machine;
+# the parsing thread takes what PostgreSQL leaves.
+WRITERS = 2
+
+# seq keeps the file's order within a batch.
+_CREATE_STAGE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
+    " seq bigint GENERATED ALWAYS AS IDENTITY, channel_id bigint,"
+    " timestamp timestamptz, kind varchar(8), nick varchar(64), target varchar(64),"
+    " text text, imported boolean, import_key varchar(64))"
+)
+_COPY_STAGE = f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN"
+_ANY_STORED = (
+    "SELECT EXISTS (SELECT 1 FROM irclogger_line WHERE channel_id = %s"
+    " AND import_key = ANY(%s) AND import_key IS NOT NULL)"
+)
+_INSERT = (
+    f"INSERT INTO irclogger_line ({', '.join(COLUMNS)})"  # noqa: S608  (constants, not input)
+    f" SELECT {', '.join(COLUMNS)} FROM {STAGE} AS new {{where}} ORDER BY seq"
+    " ON CONFLICT (channel_id, import_key) WHERE import_key IS NOT NULL DO NOTHING"
+)
+_MOVE = _INSERT.format(where="")
+_MOVE_UNKNOWN = _INSERT.format(
+    where="WHERE NOT EXISTS (SELECT 1 FROM irclogger_line AS old"
+    " WHERE old.channel_id = new.channel_id AND old.import_key = new.import_key"
+    " AND old.import_key IS NOT NULL)"
+)
+# For the anti-join: probe the unique index per staged line, as the planner,
+# which cannot know how many lines are new, would otherwise hash the whole
+# table once per batch. Sorting a batch needs more than the default 4 MB.
+_PROBE_SETTINGS = (
+    "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL work_mem = '64MB'"
+)
+
+
+class Batch(NamedTuple):
+    text: str  # COPY text, one line per row
+    size: int
+    channel_id: int
+    edge_keys: list[str]  # the first and last import keys
+
+
+def batches(rows: Iterable[tuple[str, str, str]], channel_id: int) -> Iterator[Batch]:
+    """Group (timestamp, key, COPY line) rows, never splitting lines of one timestamp.
+
+    Batches may be written concurrently, so ids are only in file order within
+    a batch; pages order by (timestamp, id), so keeping each timestamp's lines
+    in one batch keeps their order.
+    """
+    lines: list[str] = []
+    first_key = last_key = last_time = ""
+    for timestamp, key, line in rows:
+        if len(lines) >= BATCH_SIZE and timestamp != last_time:
+            yield Batch("".join(lines), len(lines), channel_id, [first_key, last_key])
+            lines = []
+        if not lines:
+            first_key = key
+        lines.append(line)
+        last_key, last_time = key, timestamp
+    if lines:
+        yield Batch("".join(lines), len(lines), channel_id, [first_key, last_key])
+
+
+def write(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]]:
+    """Store each batch; yields (inserted, duplicates) per batch as they finish."""
+    if connection.in_atomic_block:
+        for batch in all_batches:
+            with transaction.atomic(), connection.cursor() as cursor:
+                inserted = _stage_and_move(cursor.cursor, batch)
+            yield inserted, batch.size - inserted
+    else:
+        yield from _write_in_parallel(all_batches)
+
+
+def _write_in_parallel(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]]:
+    params = _connection_params()
+    local = threading.local()
+    opened: list[Any] = []
+    lock = threading.Lock()
+
+    def store(batch: Batch) -> int:
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = psycopg2.connect(**params)
+            with lock:
+                opened.append(conn)
+        with conn, conn.cursor() as cursor:  # one transaction per batch
+            return _stage_and_move(cursor, batch)
+
+    pending: deque[tuple[Future[int], int]] = deque()
+    try:
+        with ThreadPoolExecutor(WRITERS, thread_name_prefix="importlogs-writer") as pool:
+            for batch in all_batches:
+                pending.append((pool.submit(store, batch), batch.size))
+                # Bounded: a slow database holds the parser back, not memory.
+                while len(pending) > WRITERS:
+                    yield _result(*pending.popleft())
+            while pending:
+                yield _result(*pending.popleft())
+    finally:
+        for conn in opened:
+            conn.close()
+
+
+def _result(future: "Future[int]", count: int) -> tuple[int, int]:
+    inserted = future.result()
+    return inserted, count - inserted
+
+
+def _connection_params() -> dict[str, Any]:
+    # Plain psycopg2 connections: the default pool is gevent's, which
+    # threads must not share.
+    params = connection.get_connection_params()
+    for key in ("MAX_CONNS", "REUSE_CONNS", "cursor_factory"):
+        params.pop(key, None)
+    params["application_name"] = "irclogger-importlogs"
+    return params
+
+
+def _stage_and_move(cursor: Any, batch: Batch) -> int:
+    """Stage one batch and move its new lines into place; returns how many."""
+    cursor.execute(_CREATE_STAGE)
+    # An import can always be run again (it adds only what is missing), so
+    # a crash losing the last committed batches costs nothing: do not wait
+    # for each commit's WAL flush.
+    cursor.execute("SET LOCAL synchronous_commit = off")
+    cursor.copy_expert(_COPY_STAGE, io.StringIO(batch.text))
+    cursor.execute(_ANY_STORED, [batch.channel_id, batch.edge_keys])
+    if cursor.fetchone()[0]:
+        cursor.execute(_PROBE_SETTINGS)
+        cursor.execute(_MOVE_UNKNOWN)
+    else:
+        cursor.execute(_MOVE)
+    inserted: int = cursor.rowcount
+    cursor.execute(f"TRUNCATE {STAGE}")
+    return inserted
