@@ -63,6 +63,19 @@ def test_it_buffers_without_blocking_and_says_what_it_could_not_keep(
     assert lines[100:] == [("system", "", "50 lines were not recorded: the database was too slow")]
 
 
+def test_it_writes_the_rest_of_a_batch_around_a_line_the_database_refuses(
+    public_channel: Channel, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = LineWriter()
+    writer.put([said(public_channel, "before", 1), said(public_channel, "NUL \x00", 2)])
+    writer.put([said(public_channel, "after", 3)])
+    with caplog.at_level(logging.ERROR):
+        assert writer.write_once() == 2
+    assert stored(public_channel) == [("message", "alice", "before"), ("message", "alice", "after")]
+    assert "The database refused a line" in caplog.text
+    assert not writer.buffer
+
+
 # Committing for real: the foreign key is checked at commit (Django makes it deferred).
 @pytest.mark.django_db(transaction=True)
 def test_it_skips_the_lines_of_a_channel_deleted_meanwhile(public_channel: Channel) -> None:

@@ -48,6 +48,9 @@ IDLE_BEFORE_PING = 90.0
 PING_TIMEOUT = 60.0
 # Registration (NICK/USER, CAP, SASL) that takes longer has stalled.
 REGISTRATION_TIMEOUT = 60.0
+# JOINs sent per tick: servers let a client burst about five lines, then
+# throttle it or drop it for flooding.
+JOINS_PER_TICK = 4
 # A JOIN with no answer at all is sent again after this long.
 JOIN_ANSWER_TIMEOUT = 30.0
 # First reconnect delay: a server restart is usually over in a second or two.
@@ -192,7 +195,12 @@ class NetworkBot:
             except (irc.client.ServerConnectionError, OSError) as exc:
                 log.warning("%s: cannot connect: %s", self.config.slug, exc)
             else:
-                self.serve()
+                try:
+                    self.serve()
+                except Exception:
+                    # A bug must cost a reconnect, not the network's greenlet.
+                    log.exception("%s: the connection loop failed", self.config.slug)
+                    self.connection.disconnect("internal error")
                 if self.registered:
                     attempt = 0
             self.lost("")
@@ -277,7 +285,11 @@ class NetworkBot:
         if event.type == "disconnect":
             self.lost(event.arguments[0] if event.arguments else "")
             return
-        self.handle(event)
+        try:
+            self.handle(event)
+        except Exception:
+            # One event the code cannot handle must not end the connection.
+            log.exception("%s: handling %s failed", self.config.slug, event.type)
 
     def tick(self, now: float) -> None:
         """Periodic duties: registration and ping timeouts, joins and parts, nick."""
@@ -303,11 +315,14 @@ class NetworkBot:
 
     def sync_channels(self, conn: Any, now: float) -> None:
         """JOIN configured channels the bot is not in; PART removed ones."""
-        for state in self.recorder.to_join():
-            key = irc_lower(state.config.name)
-            if now >= self.join_not_before.get(key, 0.0):
-                self.join_not_before[key] = now + JOIN_ANSWER_TIMEOUT
-                conn.join(state.config.name)
+        due = [
+            state
+            for state in self.recorder.to_join()
+            if now >= self.join_not_before.get(irc_lower(state.config.name), 0.0)
+        ]
+        for state in due[:JOINS_PER_TICK]:
+            self.join_not_before[irc_lower(state.config.name)] = now + JOIN_ANSWER_TIMEOUT
+            conn.join(state.config.name)
         for state in self.recorder.to_part():
             key = irc_lower(state.config.name)
             if now >= self.join_not_before.get(key, 0.0):

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import gevent
 import gevent.event
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 
 from irclogger.bot.records import PendingLine
 from irclogger.metrics import LINES_WRITTEN
@@ -88,7 +88,9 @@ class LineWriter:
                 continue
             try:
                 self.write_once()
-            except DatabaseError:
+            except Exception:
+                # The database is down or restarting (or a bug): keep the
+                # lines, wait, try again; the buffer bounds what waits.
                 log.exception("Writing lines failed; retrying in %.1f s", delay)
                 _release_connection()
                 gevent.sleep(delay)
@@ -108,6 +110,11 @@ class LineWriter:
                 # A channel deleted in the admin while its lines were queued.
                 _release_connection()
                 written = _write(_existing_channels_only(batch))
+            except (DataError, ValueError):
+                # A line the database (or psycopg2: NUL) refuses would block
+                # every line behind it.
+                _release_connection()
+                written = _write_one_by_one(batch)
         except BaseException:
             self.dropped.update(dropped)
             raise
@@ -162,6 +169,17 @@ def _update_topics(batch: list[PendingLine]) -> None:
     topics = {item.channel_id: item.text for item in batch if item.kind == LineKind.TOPIC}
     for channel_id, topic in topics.items():
         Channel.objects.filter(id=channel_id).update(topic=topic)
+
+
+def _write_one_by_one(batch: list[PendingLine]) -> int:
+    written = 0
+    for item in batch:
+        try:
+            written += _write([item])
+        except (DataError, ValueError):
+            log.exception("The database refused a line; not recorded: %r", item)
+            _release_connection()
+    return written
 
 
 def _existing_channels_only(batch: list[PendingLine]) -> list[PendingLine]:
