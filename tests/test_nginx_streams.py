@@ -160,15 +160,25 @@ def test_it_cuts_a_slow_client_while_streams_keep_working(
 
 
 def test_it_loses_and_repeats_nothing_across_a_reload_behind_nginx(
-    app: Gunicorn, proxy: Nginx, public_channel: Channel
+    tmp_path: Path, app: Gunicorn, public_channel: Channel
+) -> None:
+    # Every follower comes from 127.0.0.1: room for all of them, twice over while a
+    # reconnecting one's old connection is still being let go.
+    readers = 50
+    with nginx(
+        tmp_path, app.port, stream_read_timeout=STREAM_READ_TIMEOUT, streams_per_ip=2 * readers
+    ) as proxy:
+        _follow_through_a_reload(app, proxy, public_channel, readers)
+
+
+def _follow_through_a_reload(
+    app: Gunicorn, proxy: Nginx, public_channel: Channel, readers: int
 ) -> None:
     [first] = _write(public_channel, 1, "start")
     followers: list[Follower] = []
     greenlets = []
     deadline = time.monotonic() + 150
-    # Different client addresses would each have their own stream limit; here every
-    # follower is 127.0.0.1, so stay within it.
-    for _ in range(STREAMS_PER_IP):
+    for _ in range(readers):
         follower = Follower(proxy.port, PATH, last_id=first.id, until_id=2**62)
         followers.append(follower)
         greenlets.append(gevent.spawn(follower.run, deadline))
