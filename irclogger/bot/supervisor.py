@@ -101,8 +101,11 @@ class Supervisor:
             while not stop.is_set():
                 try:
                     self.poll_once()
-                except DatabaseError:
-                    log.exception("Reading the bot's networks failed; keeping the last ones")
+                except DatabaseError as exc:
+                    # The database restarting: the networks go on as they were.
+                    log.warning(
+                        "Reading the bot's networks failed (%s); keeping the last ones", exc
+                    )
                 stop.wait(settings.BOT_POLL_SECONDS)
         finally:
             for network_id in list(self.bots):

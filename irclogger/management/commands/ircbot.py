@@ -13,6 +13,7 @@ import signal
 import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 log = logging.getLogger(__name__)
@@ -35,9 +36,12 @@ class Command(BaseCommand):
             argv = [sys.executable, "-m", "irclogger.bot"]
             if options["elect"]:
                 argv.append("--elect")
+            # The project's directory on the path, wherever manage.py was run from.
+            paths = [str(settings.BASE_DIR), os.environ.get("PYTHONPATH", "")]
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, paths))}
             sys.stdout.flush()
             sys.stderr.flush()
-            os.execv(sys.executable, argv)  # noqa: S606  (ourselves, patched first)
+            os.execve(sys.executable, argv, env)  # noqa: S606  (ourselves, patched first)
 
         import gevent
         import gevent.event
