@@ -8,6 +8,7 @@ The streams code reports through ``stream_opened()`` and ``stream_closed()``, or
 logs to the ``irclogger.stream`` logger itself with ``extra={"fields": {...}}``.
 """
 
+import datetime as dt
 import json
 import logging
 from typing import Any
@@ -21,7 +22,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),

@@ -20,7 +20,7 @@ from streams import hub
 # A healthy database answers SELECT 1 in milliseconds; one that takes 2 s is
 # not healthy, and the check must not hang the caller's probe.
 HEALTH_STATEMENT_TIMEOUT_MS = 2000
-# The gauge the bot sets per network (irclogger.bot.status), added up over workers.
+# The gauge the bot sets per network (irclogger.bot.health), added up over workers.
 BOT_CONNECTED_SAMPLE = "irclogger_bot_connected"
 
 
