@@ -10,14 +10,16 @@ import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from irclogger.bot.election import Candidate, start_in_worker
 from irclogger.models import Channel, Line, Network
 from tests.ircserver import IrcServer, RawClient, ircbot, ngircd, wait_until
 from tests.servers import gunicorn
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 LEADS = re.compile(r"Bot election: pid (\d+) runs the IRC bot")
 
@@ -49,6 +51,25 @@ def watcher(server: IrcServer) -> Iterator[RawClient]:
     client.close()
 
 
+def test_it_elects_one_candidate_until_it_resigns() -> None:
+    first, second = Candidate(), Candidate()
+    try:
+        assert first.campaign_once() is True
+        assert second.campaign_once() is False
+        assert first.campaign_once() is True  # still the leader (the lock is re-entrant)
+        first.resign()
+        assert second.campaign_once() is True
+        assert first.campaign_once() is False
+    finally:
+        first.resign()
+        second.resign()
+
+
+def test_it_does_not_campaign_in_a_worker_without_the_bot(settings: Any) -> None:
+    settings.IRCLOGGER_BOT = False
+    assert start_in_worker(object()) is None
+
+
 def bots_in_channel(watcher: RawClient) -> list[str]:
     """The bot nicks (irclogger, irclogger_, …) NAMES lists in #logged right now."""
     watcher.received = b""
@@ -64,6 +85,7 @@ def bot_joins(channel: Channel) -> int:
     return Line.objects.filter(channel=channel, kind="join", nick="irclogger").count()
 
 
+@pytest.mark.e2e
 def test_it_runs_one_bot_among_two_commands_and_hands_over_when_it_dies(
     tmp_path: Path, logged: Channel, watcher: RawClient
 ) -> None:
@@ -88,6 +110,7 @@ def test_it_runs_one_bot_among_two_commands_and_hands_over_when_it_dies(
         assert bots_in_channel(watcher) == ["irclogger"]
 
 
+@pytest.mark.e2e
 def test_it_runs_the_bot_in_one_gunicorn_worker(
     tmp_path: Path, logged: Channel, watcher: RawClient
 ) -> None:
