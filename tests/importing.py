@@ -8,10 +8,12 @@ from irclogger.importers.base import UTC, Clock, Unparsable
 from irclogger.models import Channel, Line
 
 
-def parse(fmt: str, text: str, name: str = "chan.log", tz: dt.tzinfo = UTC) -> list[tuple]:
+def parse(
+    fmt: str, text: str, name: str = "chan.log", tz: dt.tzinfo = UTC
+) -> list[tuple[str, ...]]:
     """(time as ISO, kind, nick, target, text) per entry; ("unparsable", why) per bad line."""
     parser = FORMATS[fmt].parser(Path(name), Clock(tz))
-    out: list[tuple] = []
+    out: list[tuple[str, ...]] = []
     for line in text.split("\n"):
         try:
             entry = parser.feed(line)
@@ -36,7 +38,7 @@ def import_bytes(
     return summary, reports
 
 
-def stored(channel: Channel) -> list[tuple]:
+def stored(channel: Channel) -> list[tuple[str, ...]]:
     """The channel's lines in page order, as (time ISO, kind, nick, target, text)."""
     return [
         (

@@ -11,8 +11,8 @@ from irclogger.importers.base import UTC, Clock, Unparsable, decode, file_date
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def utc(*fields: int) -> dt.datetime:
-    return dt.datetime(*fields, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int, minute: int, second: int) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def test_it_decodes_utf8_and_falls_back_to_cp1252_for_that_line_only() -> None:
