@@ -78,13 +78,17 @@ def wait_for_bot_in(channel: Channel, bot: BotProcess, nick: str = "irclogger") 
 def test_it_records_every_event_kind(
     tmp_path: Path, server: IrcServer, logged: Channel, clients: list[RawClient]
 ) -> None:
+    second = Channel.objects.create(network=logged.network, name="#second", slug="second")
     alice = connect(server, clients, "alice")
     alice.join("#logged")  # first in: alice is the channel operator
-    alice.join("#other")  # not logged: alice's QUIT must appear once
+    alice.join("#second")
+    alice.join("#other")  # not logged: nothing of it is stored
     with ircbot(tmp_path) as bot:
         wait_for_bot_in(logged, bot)
+        wait_for_bot_in(second, bot)
         bob = connect(server, clients, "bob")
         bob.join("#logged")
+        bob.join("#second")
         alice.send(b"PRIVMSG #logged :hello there")
         alice.send(b"PRIVMSG #logged :\x01ACTION waves\x01")
         alice.send(b"NOTICE #logged :a notice")
@@ -100,6 +104,7 @@ def test_it_records_every_event_kind(
         wait_for_line(logged, kind="part")
         alice.send(b"QUIT :gone home")
         wait_for_line(logged, kind="quit")
+        wait_for_line(second, kind="quit")
 
     got = [
         (line.kind, line.nick, line.target, line.text)
@@ -122,6 +127,17 @@ def test_it_records_every_event_kind(
     ]
     logged.refresh_from_db()
     assert logged.topic == "the new topic"
+    # QUIT and NICK name no channel: one line in each channel the user was in.
+    assert [
+        (line.kind, line.nick, line.target, line.text)
+        for line in lines(second)
+        if line.nick != "irclogger" and line.kind != "system"
+    ] == [
+        ("join", "bob", "", "~bob@127.0.0.1"),
+        ("nick", "bob", "bobby", ""),
+        ("quit", "alice", "", '"gone home"'),
+    ]
+    assert not Line.objects.exclude(channel__in=[logged, second]).exists()
 
 
 def test_it_writes_the_bots_own_arrival_as_a_gap_marker(
