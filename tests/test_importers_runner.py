@@ -215,3 +215,14 @@ def test_it_writes_batches_in_parallel_outside_a_transaction_keeping_time_order(
     longer = data + b"10:59 <a> one more\n"
     again, _ = import_bytes(tmp_path, "chan.log", longer, public_channel)
     assert (again.imported, again.duplicates) == (1, 60)
+
+
+def test_it_keeps_what_it_read_of_a_truncated_gzip_file(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    data = LOG + b"".join(b"14:%02d <a> filler %d\n" % (n % 60, n) for n in range(2000))
+    packed = gzip.compress(data)
+    summary, _ = import_bytes(tmp_path, "chan.log.gz", packed[: len(packed) - 200], public_channel)
+    assert summary.imported > 4
+    assert summary.refused[0][0] == str(tmp_path / "chan.log.gz")
+    assert "unreadable after line" in summary.refused[0][1]

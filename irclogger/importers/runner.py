@@ -153,22 +153,26 @@ def _entries(
 ) -> Iterator[Entry]:
     feed = parser.feed
     number = 0
-    for number, line in enumerate(decoded, start=1):
-        if number % PROGRESS_STEP == 0:
-            bar.update(PROGRESS_STEP)
-        try:
-            entry = feed(line)
-        except Unparsable as exc:
-            summary.unparsable += 1
-            report(f"{path}:{number}: unparsable line ({exc}): {line[:120]!r}")
-            continue
-        if entry is None:
-            continue
-        if len(entry.nick) > MAX_NICK or len(entry.target) > MAX_NICK:
-            summary.unparsable += 1
-            report(f"{path}:{number}: unparsable line (nick too long): {line[:120]!r}")
-            continue
-        yield entry
+    try:
+        for number, line in enumerate(decoded, start=1):
+            if number % PROGRESS_STEP == 0:
+                bar.update(PROGRESS_STEP)
+            try:
+                entry = feed(line)
+            except Unparsable as exc:
+                summary.unparsable += 1
+                report(f"{path}:{number}: unparsable line ({exc}): {line[:120]!r}")
+                continue
+            if entry is None:
+                continue
+            if len(entry.nick) > MAX_NICK or len(entry.target) > MAX_NICK:
+                summary.unparsable += 1
+                report(f"{path}:{number}: unparsable line (nick too long): {line[:120]!r}")
+                continue
+            yield entry
+    except (OSError, EOFError) as exc:
+        # A truncated or corrupt gzip file: keep what was read before it.
+        summary.refused.append((str(path), f"unreadable after line {number}: {exc}"))
     bar.update(number % PROGRESS_STEP)
 
 
