@@ -83,11 +83,13 @@ class StreamingSseView(BaseSseView):  # type: ignore[misc]  # django-sse is unty
 
     def _iterator(self) -> Iterator[bytes]:
         for chunk in self.iterator():
-            # One write for both: a frame per system call is the cost that
-            # counts with thousands of streams.
-            out = "".join(self.sse).encode() + (chunk or b"")
-            if out:
-                yield out
+            buffered = "".join(self.sse)
+            if buffered:
+                # One write for both: the system call per write is what
+                # counts with thousands of streams.
+                yield buffered.encode() + (chunk or b"")
+            elif chunk:
+                yield chunk  # the shared frames, not copied
 
 
 def sse_response(content: Iterator[bytes]) -> StreamingHttpResponse:
