@@ -132,3 +132,27 @@ def test_it_reconnects_after_an_error_status_closed_the_stream(
         assert refused
         [line] = _write(public_channel, 1, "after the deploy")
         page.wait_for_selector(f"#log #L{line.id}", timeout=WAIT_MS)
+
+
+def test_it_reloads_a_page_too_far_behind_to_replay(
+    server: Gunicorn, public_channel: Channel
+) -> None:
+    _write(public_channel, 1001, "a busy minute")
+    rewritten: list[str] = []
+
+    def from_the_start(route: Route) -> None:
+        # As if the page had been rendered 1,001 lines ago.
+        if not rewritten:
+            rewritten.append(route.request.url.replace("last_event_id=", "last_event_id=0&x="))
+            route.continue_(url=rewritten[0])
+        else:
+            route.continue_()
+
+    with chromium() as browser:
+        page = browser.new_page()
+        page.route("**/stream/**", from_the_start)
+        page.goto(server.url + TODAY)
+        page.wait_for_function("performance.getEntriesByType('navigation')[0].type === 'reload'")
+        page.wait_for_selector("#live-state[data-state=live]", timeout=WAIT_MS)
+        assert rewritten
+        assert page.locator("#log li.line").count() == 1001
