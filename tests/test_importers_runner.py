@@ -226,3 +226,21 @@ def test_it_keeps_what_it_read_of_a_truncated_gzip_file(
     assert summary.imported > 4
     assert summary.refused[0][0] == str(tmp_path / "chan.log.gz")
     assert "unreadable after line" in summary.refused[0][1]
+
+
+def test_it_skips_known_lines_in_the_middle_of_a_batch_of_new_ones(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    around = LOG.replace(b"11:00 <alice>", b"10:00 <carol> first\n11:00 <alice>", 1)
+    around += b"14:00 <carol> last\n"
+    summary, _ = import_bytes(tmp_path, "around.log", around, public_channel)
+    assert (summary.imported, summary.duplicates) == (2, 4)
+    assert [line[4] for line in stored(public_channel)] == [
+        "first",
+        "before noon",
+        "lol",
+        "lol",
+        "after noon",
+        "last",
+    ]

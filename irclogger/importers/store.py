@@ -1,12 +1,13 @@
-"""The database side of an import: batches of COPY text staged, then moved into place.
+"""The database side of an import: batches of COPY text, each in one transaction.
 
-Each batch is COPYed into a per-connection temporary staging table and
-moved into ``irclogger_line`` by one ``INSERT … SELECT … ON CONFLICT DO
-NOTHING`` on the (channel, import_key) unique constraint, so lines already
-there are skipped and counted at COPY speed. When the batch's first or last
-key is already stored (a re-import), an anti-join drops the known lines
-before anything is computed for them (the search vector is the costly part
-of an insert); a batch of new lines skips that probe.
+A batch whose first and last import keys are not stored yet (a first
+import) is COPYed straight into ``irclogger_line``. Otherwise, or when that
+COPY meets a line already stored (the unique (channel, import_key)
+constraint), the batch is COPYed into a per-connection temporary staging
+table and moved with one ``INSERT … SELECT … ON CONFLICT DO NOTHING``: an
+anti-join drops the known lines before anything is computed for them (the
+search vector is the costly part of an insert), so duplicates are skipped
+and counted at COPY speed.
 
 Outside a transaction, batches are written by ``WRITERS`` connections at
 once: PostgreSQL's work per line (the search vector, eight indexes) is the
@@ -23,6 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple
 
 import psycopg2
+import psycopg2.errors
 from django.db import connection, transaction
 
 COLUMNS = ("channel_id", "timestamp", "kind", "nick", "target", "text", "imported", "import_key")
@@ -45,20 +47,21 @@ _CREATE_STAGE = (
     " text text, imported boolean, import_key varchar(64))"
 )
 _COPY_STAGE = f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN"
+_COPY_LINES = f"COPY irclogger_line ({', '.join(COLUMNS)}) FROM STDIN"
 _ANY_STORED = (
     "SELECT EXISTS (SELECT 1 FROM irclogger_line WHERE channel_id = %s"
     " AND import_key = ANY(%s) AND import_key IS NOT NULL)"
 )
-_INSERT = (
+# The anti-join drops the lines already stored before anything is computed
+# for them; ON CONFLICT still covers a concurrent import of the same lines.
+_MOVE_UNKNOWN = (
     f"INSERT INTO irclogger_line ({', '.join(COLUMNS)})"  # noqa: S608  (constants, not input)
-    f" SELECT {', '.join(COLUMNS)} FROM {STAGE} AS new {{where}} ORDER BY seq"
-    " ON CONFLICT (channel_id, import_key) WHERE import_key IS NOT NULL DO NOTHING"
-)
-_MOVE = _INSERT.format(where="")
-_MOVE_UNKNOWN = _INSERT.format(
-    where="WHERE NOT EXISTS (SELECT 1 FROM irclogger_line AS old"
+    f" SELECT {', '.join(COLUMNS)} FROM {STAGE} AS new"
+    " WHERE NOT EXISTS (SELECT 1 FROM irclogger_line AS old"
     " WHERE old.channel_id = new.channel_id AND old.import_key = new.import_key"
     " AND old.import_key IS NOT NULL)"
+    " ORDER BY seq"
+    " ON CONFLICT (channel_id, import_key) WHERE import_key IS NOT NULL DO NOTHING"
 )
 # For the anti-join: probe the unique index per staged line, as the planner,
 # which cannot know how many lines are new, would otherwise hash the whole
@@ -101,7 +104,7 @@ def write(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]]:
     if connection.in_atomic_block:
         for batch in all_batches:
             with transaction.atomic(), connection.cursor() as cursor:
-                inserted = _stage_and_move(cursor.cursor, batch)
+                inserted = _store(cursor.cursor, batch)
             yield inserted, batch.size - inserted
     else:
         yield from _write_in_parallel(all_batches)
@@ -120,7 +123,7 @@ def _write_in_parallel(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]
             with lock:
                 opened.append(conn)
         with conn, conn.cursor() as cursor:  # one transaction per batch
-            return _stage_and_move(cursor, batch)
+            return _store(cursor, batch)
 
     pending: deque[tuple[Future[int], int]] = deque()
     try:
@@ -152,20 +155,41 @@ def _connection_params() -> dict[str, Any]:
     return params
 
 
-def _stage_and_move(cursor: Any, batch: Batch) -> int:
-    """Stage one batch and move its new lines into place; returns how many."""
-    cursor.execute(_CREATE_STAGE)
+def _store(cursor: Any, batch: Batch) -> int:
+    """Store one batch in the cursor's transaction; returns how many lines were new."""
     # An import can always be run again (it adds only what is missing), so
     # a crash losing the last committed batches costs nothing: do not wait
     # for each commit's WAL flush.
     cursor.execute("SET LOCAL synchronous_commit = off")
-    cursor.copy_expert(_COPY_STAGE, io.StringIO(batch.text))
     cursor.execute(_ANY_STORED, [batch.channel_id, batch.edge_keys])
-    if cursor.fetchone()[0]:
-        cursor.execute(_PROBE_SETTINGS)
-        cursor.execute(_MOVE_UNKNOWN)
-    else:
-        cursor.execute(_MOVE)
+    if not cursor.fetchone()[0] and _copy_new(cursor, batch):
+        return batch.size
+    return _stage_and_move(cursor, batch)
+
+
+def _copy_new(cursor: Any, batch: Batch) -> bool:
+    """COPY a batch of new lines straight into place; False if one was there already.
+
+    Two to three times faster than staging; a line already stored (an
+    overlapping file, a concurrent import) undoes the COPY, and the batch
+    goes through the staging table instead.
+    """
+    cursor.execute("SAVEPOINT irclogger_import_copy")
+    try:
+        cursor.copy_expert(_COPY_LINES, io.StringIO(batch.text))
+    except psycopg2.errors.UniqueViolation:
+        cursor.execute("ROLLBACK TO SAVEPOINT irclogger_import_copy")
+        return False
+    cursor.execute("RELEASE SAVEPOINT irclogger_import_copy")
+    return True
+
+
+def _stage_and_move(cursor: Any, batch: Batch) -> int:
+    """Stage one batch and move the lines not stored yet into place; returns how many."""
+    cursor.execute(_CREATE_STAGE)
+    cursor.copy_expert(_COPY_STAGE, io.StringIO(batch.text))
+    cursor.execute(_PROBE_SETTINGS)
+    cursor.execute(_MOVE_UNKNOWN)
     inserted: int = cursor.rowcount
     cursor.execute(f"TRUNCATE {STAGE}")
     return inserted
