@@ -244,3 +244,13 @@ def test_it_skips_known_lines_in_the_middle_of_a_batch_of_new_ones(
         "after noon",
         "last",
     ]
+
+
+def test_it_stores_tabs_backslashes_and_carriage_returns_as_they_are(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    data = b"2024-03-10 12:00:00\tback\\slash\ta\ttab, a \\N, a \rCR and a NUL\x00.\n"
+    import_bytes(tmp_path, "irc.libera.#c.weechatlog", data, public_channel)
+    assert stored(public_channel) == [
+        ("2024-03-10T12:00:00Z", "message", "back\\slash", "", "a\ttab, a \\N, a \rCR and a NUL.")
+    ]
