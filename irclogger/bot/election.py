@@ -93,10 +93,20 @@ class Candidate:
             return False
 
     def resign(self) -> None:
-        """Close the connection, which releases the lock if this candidate held it."""
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
+        """Release the lock (if held) and close the connection.
+
+        Closing alone releases it too, but only once the server has noticed;
+        unlocking first lets the next candidate win at its very next try.
+        """
+        if self.conn is None:
+            return
+        try:
+            with self.conn.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock_all()")
+        except psycopg2.Error:
+            log.debug("unlocking on a broken connection failed", exc_info=True)
+        self.conn.close()
+        self.conn = None
 
 
 def run_elected(stop: gevent.event.Event) -> None:
