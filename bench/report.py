@@ -325,26 +325,32 @@ def _goals(results: dict[str, Any]) -> list[str]:
 
 def _profile(results: dict[str, Any]) -> list[str]:
     profile = results.get("profile")
+    title = "## Profile of the fan-out"
     if not profile:
         return [
-            "## Profile of the fan-out",
+            title,
             "",
-            "Not taken in this run (`make bench` takes it, with py-spy, at the largest N).",
+            "Not taken in this run (`make bench` takes it, with py-spy, at the "
+            "largest N, in a separate pass of the same scenario).",
             "",
         ]
     if "self" not in profile:
-        return ["## Profile of the fan-out", "", f"Not available: {profile}", ""]
+        return [title, "", f"Not available: {profile}", ""]
     out = [
-        f"## Profile of the fan-out (py-spy, {profile.get('clients', 0):,} streams, "
-        f"{profile.get('samples', 0):,} samples of the worker while lines were published)",
+        f"{title} (py-spy, {profile.get('clients', 0):,} streams)",
         "",
-        "| self time | function | | inclusive | function |",
+        f"{profile.get('samples', 0):,} samples of the worker while the lines were published "
+        "(a separate pass of the same scenario: the profiler costs CPU). "
+        f"{_share(profile.get('requests'))} of them were in Django's request handler (the 50 "
+        f"page requests, and any stream still connecting), {_share(profile.get('fanout'))} "
+        "in the fan-out: the hub, the stream generators writing to their sockets, gevent's "
+        "loop. Shares below are of all samples, fan-out stacks only.",
+        "",
+        "| self time | function | | self time | file |",
         "|---|---|---|---|---|",
     ]
-    for (own_name, own), (inc_name, inc) in zip(
-        profile["self"], profile["inclusive"], strict=False
-    ):
-        out.append(f"| {own * 100:.1f} % | `{own_name}` | | {inc * 100:.1f} % | `{inc_name}` |")
+    for (name, own), (module, share) in zip(profile["self"], profile["modules"], strict=False):
+        out.append(f"| {own * 100:.1f} % | `{name}` | | {share * 100:.1f} % | `{module}` |")
     return [*out, ""]
 
 
@@ -431,3 +437,20 @@ def _reproduce() -> list[str]:
         "with a note. Raw figures: bench/out/results.json; logs: bench/out/.",
         "",
     ]
+
+
+def rerender() -> None:
+    """Write RESULTS.md again from bench/out/results.json (after a change to this module)."""
+    import json
+
+    from bench.servers import OUT
+
+    write(json.loads((OUT / "results.json").read_text()))
+
+
+if __name__ == "__main__":
+    import django as _django
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "irclogger.settings")
+    _django.setup()
+    rerender()

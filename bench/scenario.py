@@ -8,14 +8,16 @@ deliveries, and collect every figure. Everything is bounded in time.
 
 import datetime as dt
 import json
+import os
 import queue
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -63,7 +65,9 @@ class Target:
     forward: Callable[[Service], AbstractContextManager[Publisher]]
     app_name: str
     connect_timeout: float = 10.0
-    notes: list[str] = field(default_factory=list)
+    # Open (and close) one stream before measuring the base RSS; not for
+    # the naive app, where it would hang a worker.
+    warm_stream: bool = True
 
 
 @dataclass
@@ -73,43 +77,22 @@ class Plan:
 
 
 def run(target: Target, clients: int, channel: Channel, plan: Plan) -> dict[str, Any]:
-    result: dict[str, Any] = {"clients": clients}
     with ExitStack() as stack:
         streams = stack.enter_context(target.streams())
         pages = stack.enter_context(target.pages()) if target.pages else streams
         forward = stack.enter_context(target.forward(streams))
-        _warm(pages)
+        _warm(pages, streams, channel, target.warm_stream)
         rss_before = _rss(streams)
         with (
-            ConnectionSampler(_database_url(), target.app_name) as sampler,
+            ConnectionSampler(os.environ["DATABASE_URL"], target.app_name) as sampler,
             Loadgen(streams, channel, clients, target.connect_timeout) as loadgen,
         ):
-            ready = loadgen.ready()
-            result["ready"] = ready
-            rss_after = _rss(streams)
+            result = _ramp(loadgen, streams, rss_before)
             sampler.mark()
-            connected = int(ready.get("ready", 0))
-            result["rss_before_mb"] = rss_before / 2**20
-            result["rss_after_mb"] = rss_after / 2**20
-            result["rss_per_stream_kib"] = (
-                (rss_after - rss_before) / connected / 1024 if connected else None
-            )
             profiler = _profiler(streams, plan.publish_seconds + 2) if plan.profile else None
-            pids = [process.pid for process in streams.processes()]
-            wait_before = run_queue_wait(pids)
-            cpu_before, wall_before = _cpu(streams), time.monotonic()
-            loadgen.send("go")
-            probe = PageProbe(pages.url, data.live_day_path(), plan.publish_seconds + 20)
-            published = _publish(channel, forward, plan.publish_seconds)
-            time.sleep(GRACE_SECONDS + clients / 5000)
-            wall = time.monotonic() - wall_before
-            result["server_cpu"] = (_cpu(streams) - cpu_before) / wall
-            result["server_cpu_wait"] = (run_queue_wait(pids) - wait_before) / wall
-            result["pages"] = probe.join()
-            result["loadgen"] = loadgen.stop(published)
+            result |= _window(streams, pages, channel, forward, plan, loadgen)
             result["pg_connections_peak"] = sampler.peak
             result["pg_connections_steady"] = sampler.peak_since_mark
-            result["stream_workers"] = len(streams.stream_processes())
             if profiler is not None:
                 result["profile"] = _profile_summary(profiler)
         result["log_tail"] = streams.log_path.read_text(errors="replace")[-1500:]
@@ -118,15 +101,56 @@ def run(target: Target, clients: int, channel: Channel, plan: Plan) -> dict[str,
     return result
 
 
-def _database_url() -> str:
-    import os
+def _ramp(loadgen: "Loadgen", streams: Service, rss_before: int) -> dict[str, Any]:
+    """Open the N streams; the RSS they added."""
+    ready = loadgen.ready()
+    rss_after = _rss(streams)
+    connected = int(ready.get("ready", 0))
+    return {
+        "clients": loadgen.clients,
+        "ready": ready,
+        "rss_before_mb": rss_before / 2**20,
+        "rss_after_mb": rss_after / 2**20,
+        "rss_per_stream_kib": (rss_after - rss_before) / connected / 1024 if connected else None,
+        "stream_workers": len(streams.stream_processes()),
+    }
 
-    return os.environ["DATABASE_URL"]
+
+def _window(
+    streams: Service,
+    pages: Service,
+    channel: Channel,
+    forward: Publisher,
+    plan: Plan,
+    loadgen: "Loadgen",
+) -> dict[str, Any]:
+    """Publish while pages are requested; the server's CPU, the pages, the deliveries."""
+    pids = [process.pid for process in streams.stream_processes()]
+    wait_before, cpu_before = run_queue_wait(pids), _cpu(streams)
+    started = time.monotonic()
+    loadgen.send("go")
+    probe = PageProbe(pages.url, data.live_day_path(), plan.publish_seconds + 20)
+    published = _publish(channel, forward, plan.publish_seconds)
+    time.sleep(GRACE_SECONDS + loadgen.clients / 5000)
+    wall = time.monotonic() - started
+    return {
+        "server_cpu": (_cpu(streams) - cpu_before) / wall,
+        "server_cpu_wait": (run_queue_wait(pids) - wait_before) / wall,
+        "pages": probe.join(),
+        "loadgen": loadgen.stop(published),
+    }
 
 
-def _warm(service: Service) -> None:
+def _warm(pages: Service, streams: Service, channel: Channel, stream: bool) -> None:
+    """First requests load code and fill caches: not the cost of a stream."""
     for _ in range(3):
-        data.timed_get(service.url, data.live_day_path())
+        data.timed_get(pages.url, data.live_day_path())
+    if stream:
+        path = f"/{channel.network.slug}/{channel.slug}/{streams.stream_path}"
+        with socket.create_connection(("127.0.0.1", streams.port), timeout=5) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            with suppress(OSError):
+                sock.recv(4096)
 
 
 def _rss(service: Service) -> int:
@@ -296,10 +320,17 @@ def _profile_summary(profiler: Profiler) -> dict[str, Any]:
 
 
 def summarize_profile(text: str, top: int = 12) -> dict[str, Any]:
-    """Self and inclusive shares of the functions in py-spy's collapsed stacks."""
+    """Where the worker's samples went, from py-spy's collapsed stacks.
+
+    Stacks under Django's request handler are requests (the page probe and
+    each stream's connect); all others are the fan-out: the hub, the stream
+    generators writing to their sockets, gevent's loop. Shares are of all
+    samples.
+    """
     own: dict[str, int] = {}
     inclusive: dict[str, int] = {}
-    total = 0
+    modules: dict[str, int] = {}
+    total = requests = 0
     for line in text.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -307,7 +338,12 @@ def summarize_profile(text: str, top: int = 12) -> dict[str, Any]:
         count = int(count_text)
         total += count
         frames = [_frame_name(frame) for frame in stack.split(";")]
+        if any(frame.startswith(REQUEST_FRAME) for frame in frames):
+            requests += count
+            continue
         own[frames[-1]] = own.get(frames[-1], 0) + count
+        module = _module_of(frames[-1])
+        modules[module] = modules.get(module, 0) + count
         for name in set(frames):
             inclusive[name] = inclusive.get(name, 0) + count
 
@@ -315,11 +351,25 @@ def summarize_profile(text: str, top: int = 12) -> dict[str, Any]:
         best = sorted(table.items(), key=lambda item: item[1], reverse=True)[:top]
         return [(name, count / total) for name, count in best]
 
-    return {"samples": total, "self": ranked(own), "inclusive": ranked(inclusive)}
+    return {
+        "samples": total,
+        "requests": requests / total if total else None,
+        "fanout": (total - requests) / total if total else None,
+        "self": ranked(own),
+        "inclusive": ranked(inclusive),
+        "modules": ranked(modules),
+    }
+
+
+REQUEST_FRAME = "WSGIHandler.__call__"
+
+
+def _module_of(name: str) -> str:
+    return name.rpartition(" (")[2].rstrip(")") or name
 
 
 def _frame_name(frame: str) -> str:
-    # "function (path/to/module.py:123)" -> "function (module.py)"
+    # "function (package/module.py:123)" -> "function (package/module.py)"
     name, _, where = frame.partition(" (")
-    module = where.rsplit("/", 1)[-1].split(":", 1)[0]
+    module = where.split(":", 1)[0].rstrip(")")
     return f"{name} ({module})" if module else name

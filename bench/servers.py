@@ -70,18 +70,19 @@ class Service:
 
 
 def run_queue_wait(pids: list[int]) -> float:
-    """Seconds the threads of ``pids`` spent runnable but waiting for a core.
+    """Seconds the main threads of ``pids`` spent runnable but waiting for a core.
 
     The kernel's schedstat (second field, ns): on a shared machine, the time
-    the service wanted the CPU and something else had it.
+    the service wanted the CPU and something else had it. Main threads only:
+    they do the fan-out (gevent, Node's loop, nginx's worker); helper threads
+    (V8's GC, libuv's pool) would count their waits on top.
     """
     total = 0
     for pid in pids:
-        for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
-            try:
-                total += int(task.read_text().split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
+        try:
+            total += int(Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
     return total / 1e9
 
 

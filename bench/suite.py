@@ -129,6 +129,7 @@ def _targets(url: str, notes: list[str]) -> list[Target]:
             _no_forward,
             "irclogger-bench-naive",
             connect_timeout=5.0,
+            warm_stream=False,
         )
     )
     pages = lambda: servers.irclogger(url, "irclogger-bench-pages")  # noqa: E731
