@@ -1,0 +1,110 @@
+"""The benchmark's SSE client: HTTP framing, the WHATWG event-stream rules, the tallies.
+
+The load generator's figures are only as good as its parser, so the parser
+is fed real byte streams split at every possible point.
+"""
+
+import asyncio
+import itertools
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bench.loadgen import Client, LoadGenerator, SseProtocol, summarize
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@contextmanager
+def _protocol(client: Client) -> Iterator[tuple[SseProtocol, "asyncio.Future[bool]"]]:
+    """The client's protocol on a real socket; the test hands it the bytes itself,
+    so it decides exactly where the stream is split."""
+    loop = asyncio.new_event_loop()
+    ours, theirs = socket.socketpair()
+    seen: asyncio.Future[bool] = loop.create_future()
+    transport, protocol = loop.run_until_complete(
+        loop.create_connection(
+            lambda: SseProtocol(client, b"GET / HTTP/1.1\r\n\r\n", seen, lambda c: None),
+            sock=ours,
+        )
+    )
+    try:
+        yield protocol, seen
+    finally:
+        transport.abort()
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
+        theirs.close()
+
+
+def _chunked(body: bytes, size: int = 7) -> bytes:
+    out = b""
+    for start in range(0, len(body), size):
+        piece = body[start : start + size]
+        out += b"%x\r\n%s\r\n" % (len(piece), piece)
+    return out
+
+
+def _feed(protocol: SseProtocol, data: bytes, cuts: list[int]) -> None:
+    points = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
+    for start, end in itertools.pairwise(points):
+        protocol.data_received(data[start:end])
+
+
+EVENTS = (
+    b"retry: 3000\n\n"
+    b": keep-alive\n\n"
+    b'id: 41\nevent: line\ndata: {"text": "BENCH#0@1700000000.000000# hi"}\n\n'
+    b"id: 42\r\nevent: line\r\ndata: BENCH#1@1700000000.100000#\r\ndata: second line\r\n\r\n"
+    b"id: 43\revent: line\rdata:BENCH#2@1700000000.200000#\r\r"
+    b"data: no marker\n\n"
+)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10_000), max_size=12))
+def test_it_parses_events_however_the_bytes_are_split(cuts):
+    client = Client(0)
+    with _protocol(client) as (protocol, seen):
+        _feed(protocol, HEAD + _chunked(EVENTS), cuts)
+        assert seen.result() is True
+    assert client.seqs == [0, 1, 2]
+    assert client.last_event_id == "43"
+    assert client.retry == 3.0
+    assert client.comments == 1
+    assert client.other_events == 1
+
+
+def test_it_reads_a_stream_without_chunked_coding_and_drops_a_leading_bom():
+    client = Client(0)
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n\r\n"
+    with _protocol(client) as (protocol, _):
+        protocol.data_received(head + b"\xef\xbb\xbfdata: BENCH#7@1700000000.5#\n\n")
+    assert client.seqs == [7]
+
+
+def test_it_counts_a_non_200_answer_as_a_failed_connection():
+    client = Client(0)
+    with _protocol(client) as (protocol, seen):
+        protocol.data_received(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n")
+        assert seen.result() is False
+    assert client.failed.startswith("HTTP/1.1 503")
+    assert not client.connected
+
+
+def test_it_counts_missed_duplicated_and_out_of_order_lines_per_client():
+    generator = LoadGenerator("http://127.0.0.1:9/stream", 2, 1.0)
+    perfect, sloppy = generator.clients
+    perfect.seqs, sloppy.seqs = [0, 1, 2], [0, 2, 2, 1]
+    for client in generator.clients:
+        client.latencies = [0.01 * (index + 1) for index in range(len(client.seqs))]
+        client.receipts = [100.0 + latency for latency in client.latencies]
+    result = summarize(generator, published=4, cpu=1.0, wall=2.0)
+    assert result["missed"] == 1 + 1  # seq 3 reached neither client
+    assert result["duplicated"] == 1
+    assert result["out_of_order"] == 1
+    assert result["clients_missing_lines"] == 2
+    assert result["fanout_complete_lines"] == 3
+    assert result["loadgen_cpu"] == 0.5
