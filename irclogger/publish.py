@@ -15,13 +15,30 @@ from irclogger.models import Line
 
 NOTIFY_CHANNEL = "irclogger"
 
+# The first key of the per-channel write lock (pg_advisory_xact_lock(int, int));
+# two-key advisory locks never collide with the bot election's one-key lock.
+WRITE_LOCK_CLASS = 0x1C1064
+
 
 def write_lines(lines: Sequence[Line]) -> list[Line]:
-    """Insert live lines and announce them, in one transaction."""
+    """Insert live lines and announce them, in one transaction.
+
+    Writers to one channel take turns until commit, so a channel's ids become
+    visible in increasing order: a stream that resumes after id N can then
+    never miss a line with a smaller id committed later.
+    """
     with transaction.atomic():
+        _lock_channels(sorted({line.channel_id for line in lines}))
         created = Line.objects.bulk_create(lines)
         announce(created)
     return created
+
+
+def _lock_channels(channel_ids: list[int]) -> None:
+    # Sorted, so two writers that touch the same channels cannot deadlock.
+    with connection.cursor() as cursor:
+        for channel_id in channel_ids:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [WRITE_LOCK_CLASS, channel_id])
 
 
 def announce(lines: Iterable[Line]) -> None:

@@ -132,10 +132,9 @@ class Ring:
         return max(0, self.end - self.size)
 
     def append(self, line_id: int, frame: bytes) -> bool:
-        # Lines of a channel commit in id order (the bot has one writer), so
-        # an id at or below the last is a repeated notification or a line
-        # caught up twice. Concurrent writers to one channel would need to
-        # serialize in publish.write_lines for Last-Event-ID resume to hold.
+        # Lines of a channel commit in id order (publish.write_lines makes
+        # writers to one channel take turns), so an id at or below the last
+        # is a repeated notification or a line caught up twice.
         if line_id <= self.last_id:
             return False
         slot = self.end % self.size
