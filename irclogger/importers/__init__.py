@@ -15,15 +15,19 @@ The stable entry point (``manage.py importlogs`` and the benchmark call it)::
     )
     summary.imported, summary.duplicates, summary.unparsable, summary.refused
 
-It never raises for a bad line or an unknown file: a malformed line is
-reported (file:line) and counted, an unknown file is listed in ``refused``,
-and the rest imports. Re-importing a file adds nothing (see runner.py for
-the import key). Imported lines are ``imported=True`` and are never
-announced to streams.
+Call it outside a transaction: batches then commit one by one and are
+written by several connections at once; inside a caller's transaction it
+writes with that transaction's connection alone. It never raises for a bad
+line or an unknown file: a malformed line is reported (file:line) and
+counted, an unknown or unreadable file is listed in ``refused``, and the
+rest imports. Re-importing a file adds nothing (see runner.py for the
+import key). Imported lines are ``imported=True`` and are never announced
+to streams.
 
 One module per format (``base.Format``: a name, a sniff, a parser); the
 shared line model, decoding and time zone handling are in ``base``,
-detection in ``detect``, the import flow in ``runner``, the database side in ``store``.
+detection in ``detect``, the import flow in ``runner``, the database side
+in ``store``.
 """
 
 from irclogger.importers.detect import FORMATS

@@ -17,6 +17,7 @@ could not see its uncommitted rows, so its own connection writes alone.
 """
 
 import io
+import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -35,9 +36,10 @@ STAGE = "irclogger_import_stage"
 # 8 MB of temp_buffers.
 BATCH_SIZE = 20_000
 
-# Connections writing at once: one per core of the 2-core reference machine;
-# the parsing thread takes what PostgreSQL leaves.
-WRITERS = 2
+# Connections writing at once: one per core (PostgreSQL's work per line is
+# most of an import's), at most 4, past which the parsing thread cannot keep
+# them busy anyway.
+WRITERS = min(4, os.cpu_count() or 2)
 
 # seq keeps the file's order within a batch.
 _CREATE_STAGE = (
