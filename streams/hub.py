@@ -425,6 +425,11 @@ def stop() -> None:
         _hub = None
 
 
+def is_running() -> bool:
+    """Whether this process started a hub (gunicorn workers do; manage.py does not)."""
+    return _hub is not None
+
+
 def is_listening() -> bool:
     """For /healthz: this worker's hub holds its LISTEN connection."""
     return _hub is not None and _hub.is_listening()

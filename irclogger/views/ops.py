@@ -60,7 +60,7 @@ def _database_check() -> str:
 def _hub_running() -> bool:
     # gunicorn's post_worker_init starts a hub in every worker (streams.worker);
     # a process that never started one (manage.py, tests) has nothing to check.
-    return hub._hub is not None
+    return hub.is_running()
 
 
 def _bot_check() -> dict[str, str] | str:
