@@ -54,13 +54,13 @@ class ImportSummary:
     duplicates: int = 0
     unparsable: int = 0
     files: int = 0
-    # (file, why) for each file that was not read at all.
+    # (file, why) for each file not read at all, or not to its end.
     refused: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def lines(self) -> int:
-        """Lines read into the staging table: imported plus duplicates."""
+        """Lines parsed and written: imported plus duplicates."""
         return self.imported + self.duplicates
 
 
