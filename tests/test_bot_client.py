@@ -18,10 +18,12 @@ from irclogger.bot.client import (
     IDLE_BEFORE_PING,
     NICK_REGAIN_SECONDS,
     PING_TIMEOUT,
+    STABLE_SECONDS,
     NetworkBot,
     NetworkConfig,
     alternate_nick,
     classify_message,
+    next_attempt,
     reconnect_delay,
 )
 from irclogger.bot.records import ChannelConfig, PendingLine
@@ -200,3 +202,10 @@ def test_it_counts_alternate_nicks() -> None:
 def test_it_backs_off_exponentially_with_jitter(attempt: int, maximum: int) -> None:
     delay = reconnect_delay(attempt, maximum)
     assert 1.0 <= delay <= max(1.0, min(maximum, 2**attempt))
+
+
+def test_it_starts_the_backoff_over_only_after_a_lasting_connection() -> None:
+    assert next_attempt(-1, 0.0, 100.0) == 0  # the first reconnect
+    assert next_attempt(3, 0.0, 100.0) == 4  # never welcomed: back off further
+    assert next_attempt(3, 90.0, 100.0) == 4  # welcomed, then dropped at once
+    assert next_attempt(3, 10.0, 10.0 + STABLE_SECONDS) == 0

@@ -55,6 +55,9 @@ JOINS_PER_TICK = 4
 JOIN_ANSWER_TIMEOUT = 30.0
 # First reconnect delay: a server restart is usually over in a second or two.
 RECONNECT_MIN_SECONDS = 1.0
+# A connection that lasted this long was a success: the backoff starts over.
+# A shorter one (a server that welcomes, then drops the bot) keeps backing off.
+STABLE_SECONDS = 60.0
 # While on an alternate nick, try to take back the configured one this often.
 NICK_REGAIN_SECONDS = 120.0
 
@@ -144,6 +147,13 @@ def reconnect_delay(attempt: int, maximum: float) -> float:
     return random.uniform(RECONNECT_MIN_SECONDS, max(RECONNECT_MIN_SECONDS, ceiling))
 
 
+def next_attempt(attempt: int, welcomed_at: float, now: float) -> int:
+    """The backoff's exponent for the next reconnect: 0 again after a lasting connection."""
+    if welcomed_at and now - welcomed_at >= STABLE_SECONDS:
+        return 0
+    return attempt + 1
+
+
 def sasl_plain(username: str, password: str) -> str:
     return base64.b64encode(f"{username}\0{username}\0{password}".encode()).decode()
 
@@ -169,6 +179,8 @@ class NetworkBot:
         self.connection: BotConnection = self.reactor.server()
         self.stopping = gevent.event.Event()
         self.registered = False
+        # When this connection was welcomed (0: not yet); outlives lost().
+        self.welcomed_at = 0.0
         self.nick_attempt = 0
         self.caps_wanted: set[str] = set()
         self.last_received = 0.0
@@ -188,7 +200,7 @@ class NetworkBot:
     # -- the loop --------------------------------------------------------
 
     def run(self) -> None:
-        attempt = 0
+        attempt = -1
         while not self.stopping.is_set():
             try:
                 self.connect()
@@ -201,13 +213,11 @@ class NetworkBot:
                     # A bug must cost a reconnect, not the network's greenlet.
                     log.exception("%s: the connection loop failed", self.config.slug)
                     self.connection.disconnect("internal error")
-                if self.registered:
-                    attempt = 0
             self.lost("")
             if self.stopping.is_set():
                 break
+            attempt = next_attempt(attempt, self.welcomed_at, time.monotonic())
             delay = reconnect_delay(attempt, settings.BOT_RECONNECT_MAX_SECONDS)
-            attempt += 1
             log.info("%s: reconnecting in %.1f s", self.config.slug, delay)
             self.stopping.wait(delay)
 
@@ -239,6 +249,7 @@ class NetworkBot:
         """Open the socket, start CAP negotiation, send NICK/USER (and PASS)."""
         config = self.config
         self.registered = False
+        self.welcomed_at = 0.0
         self.nick_attempt = 0
         self.ping_sent = False
         self.connected_at = self.last_received = time.monotonic()
@@ -394,6 +405,7 @@ class NetworkBot:
 
     def _on_welcome(self, conn: Any, event: Any) -> None:
         self.registered = True
+        self.welcomed_at = time.monotonic()
         self.next_nick_regain = time.monotonic() + NICK_REGAIN_SECONDS
         log.info("%s: connected as %s", self.config.slug, conn.get_nickname())
         set_connected(self.config.slug, True)
