@@ -8,6 +8,7 @@ from tests.importing import import_bytes, parse, stored
 LOG = """\
 **** BEGIN LOGGING AT Mon Dec 31 21:11:55 2011
 
+Dec 31 21:11:56 *\tNow talking on #chan
 Dec 31 21:12:00 *\talice (~alice@host.example) has joined
 Dec 31 21:12:01 <@alice>\thello \x02world\x02
 Dec 31 21:12:02 <bob>\thi
@@ -26,6 +27,7 @@ Jan 01 00:00:01 *\talice is now known as alice_
 
 def test_it_reads_every_documented_line_shape() -> None:
     assert parse("hexchat", LOG) == [
+        ("2011-12-31T21:11:56Z", "system", "", "", "Now talking on #chan"),
         ("2011-12-31T21:12:00Z", "join", "alice", "", "~alice@host.example"),
         ("2011-12-31T21:12:01Z", "message", "alice", "", "hello \x02world\x02"),
         ("2011-12-31T21:12:02Z", "message", "bob", "", "hi"),

@@ -17,7 +17,7 @@ OLD = "\n".join(
             "4\t--\tNotice(alice) -> #chan: a notice",
             '5\t--\talice has changed topic for #chan from "old" to "new topic"',
             "6\t--\tMode #chan [+o bob] by alice",
-            "7\t--\talice has kicked bob (behave)",
+            "7\t<--\talice has kicked bob (behave)",
             "8\t<--\tcarol (~c@h) has left #chan (bye)",
             "9\t<--\tdave (~d@h) has quit (Quit: leaving)",
             "10\t--\talice is now known as alice_",

@@ -54,6 +54,8 @@ _MODE_WORDS = (
     (re.compile(r"(\S+) removes ban on (\S+)"), "-b"),
 )
 _NOTICE = re.compile(r"-([^\s/]+?)(?:/\S+)?-")
+# HexChat's own notes share the "*" prefix too; kept as system lines, not actions.
+_NOTES = re.compile(r"Now talking on \S+|Topic for \S+ (?:is: |set by ).*", re.DOTALL)
 _EVENT_PREFIXES = {"*", "-->", "<--", "---"}
 
 
@@ -97,7 +99,7 @@ def _entry(at: dt.datetime, prefix: str, text: str) -> Entry:
         event = _event(at, text)
         if event is not None:
             return event
-        if prefix == "*":
+        if prefix == "*" and not _NOTES.fullmatch(text):
             nick, _, rest = text.partition(" ")
             return Entry(at, ACTION, nick, "", rest)
         return Entry(at, SYSTEM, "", "", text)

@@ -44,6 +44,8 @@ _UNSET_TOPIC = re.compile(r"(\S+) has unset topic for \S+(?: \(old topic: .*\))?
 _KICK = re.compile(r"(\S+) has kicked (\S+)(?: \((.*)\))?", re.DOTALL)
 _MODE = re.compile(r"Mode \S+ \[(.*)\] by (\S+)", re.DOTALL)
 _NOTICE = re.compile(r"Notice\(([^)]+)\)(?: -> \S+)?: (.*)", re.DOTALL)
+# Join, part and quit, and the network's notes: nick, topic, kick, mode.
+_EVENT_PREFIXES = frozenset({"-->", "<--", "--"})
 
 
 class WeechatParser:
@@ -74,25 +76,24 @@ class WeechatParser:
 
 
 def _entry(at: dt.datetime, prefix: str, message: str) -> Entry:
-    if prefix == "-->":
-        if match := _JOIN.fullmatch(message):
-            return Entry(at, JOIN, match[1], "", match[2])
-    elif prefix == "<--":
-        if match := _PART.fullmatch(message):
-            return Entry(at, PART, match[1], "", match[2] or "")
-        if match := _QUIT.fullmatch(message):
-            return Entry(at, QUIT, match[1], "", match[2] or "")
-    elif prefix == "--":
-        return _network(at, message)
-    elif prefix.strip() == "*":
+    if prefix in _EVENT_PREFIXES:
+        return _event(at, message)
+    if prefix.strip() == "*":
         nick, _, text = message.partition(" ")
         return Entry(at, ACTION, nick, "", text)
-    elif prefix and not prefix.startswith(("=!=", " ")):
+    if prefix and not prefix.startswith(("=!=", " ")):
         return Entry(at, MESSAGE, strip_mode(prefix), "", message)
     return Entry(at, SYSTEM, "", "", message)
 
 
-def _network(at: dt.datetime, message: str) -> Entry:
+def _event(at: dt.datetime, message: str) -> Entry:
+    # By the text, not the prefix: WeeChat shows a kick with "<--", like a part.
+    if match := _JOIN.fullmatch(message):
+        return Entry(at, JOIN, match[1], "", match[2])
+    if match := _PART.fullmatch(message):
+        return Entry(at, PART, match[1], "", match[2] or "")
+    if match := _QUIT.fullmatch(message):
+        return Entry(at, QUIT, match[1], "", match[2] or "")
     if match := _NOTICE.fullmatch(message):
         return Entry(at, NOTICE, match[1], "", match[2])
     if match := _NICK.fullmatch(message):
