@@ -33,6 +33,12 @@ HEADLINE_STOP = "\ue001"
 User = AbstractBaseUser | AnonymousUser
 
 
+class NetworkQuerySet(models.QuerySet["Network"]):
+    def logged_by_bot(self) -> "NetworkQuerySet":
+        """Networks the bot connects to: enabled, and with a server to reach."""
+        return self.filter(bot_enabled=True).exclude(host="")
+
+
 class Network(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=50, unique=True)
@@ -44,6 +50,8 @@ class Network(models.Model):
     sasl_username = models.CharField(max_length=100, blank=True)
     sasl_password = models.CharField(max_length=255, blank=True)
     bot_enabled = models.BooleanField(default=False)
+
+    objects = NetworkQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

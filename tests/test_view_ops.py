@@ -125,6 +125,7 @@ def test_it_is_unhealthy_while_the_bot_is_not_connected(
     anonymous_client: Client, network: Network
 ) -> None:
     network.bot_enabled = True
+    network.host = "irc.libera.chat"
     network.save()
     bot_health.set_connected(network.slug, False)
     down = anonymous_client.get("/healthz")
@@ -135,6 +136,17 @@ def test_it_is_unhealthy_while_the_bot_is_not_connected(
     assert down.json()["checks"]["bot"] == {"libera": "disconnected"}
     assert up.status_code == 200
     assert up.json()["checks"]["bot"] == {"libera": "connected"}
+
+
+@override_settings(IRCLOGGER_BOT=True)
+def test_it_ignores_a_network_the_bot_has_no_server_for(
+    anonymous_client: Client, network: Network
+) -> None:
+    network.bot_enabled = True
+    network.save()
+    response = anonymous_client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["bot"] == {}
 
 
 def test_it_is_unhealthy_while_the_hub_is_not_listening(anonymous_client: Client, db: None) -> None:

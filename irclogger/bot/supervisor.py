@@ -29,10 +29,8 @@ STOP_TIMEOUT = 10.0
 def load_networks() -> dict[int, NetworkConfig]:
     """The networks the bot should be on, with their channels, from the database."""
     channels = Channel.objects.filter(bot_enabled=True).order_by("name")
-    networks = (
-        Network.objects.filter(bot_enabled=True)
-        .exclude(host="")
-        .prefetch_related(Prefetch("channels", queryset=channels))
+    networks = Network.objects.logged_by_bot().prefetch_related(
+        Prefetch("channels", queryset=channels)
     )
     return {
         network.id: NetworkConfig(

@@ -66,7 +66,7 @@ def _hub_running() -> bool:
 def _bot_check() -> dict[str, str] | str:
     """Every network the bot should log: connected, as any worker's bot reports it."""
     try:
-        slugs = list(Network.objects.filter(bot_enabled=True).values_list("slug", flat=True))
+        slugs = list(Network.objects.logged_by_bot().values_list("slug", flat=True))
     except DatabaseError as exc:
         return f"error: {type(exc).__name__}"
     registry = _registry()
