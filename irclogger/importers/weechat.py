@@ -65,7 +65,7 @@ class WeechatParser:
         match = TIME.fullmatch(stamp)
         if not match:
             raise Unparsable("no YYYY-MM-DD HH:MM:SS timestamp")
-        year, month, day, hour, minute, second = (int(match[index]) for index in range(1, 7))
+        year, month, day, hour, minute, second = map(int, match.group(1, 2, 3, 4, 5, 6))
         if match[7] is None:
             return self.clock.utc(year, month, day, hour, minute, second)
         micro = int(match[7].ljust(6, "0"))
