@@ -61,7 +61,7 @@ def server_version(url: str) -> str:
 
 
 class ConnectionSampler:
-    """The most connections named ``application_name`` seen at once, in a thread."""
+    """The most connections of one service (``application_name`` and its hub) at once."""
 
     def __init__(self, url: str, application_name: str):
         self.url = url
@@ -90,8 +90,9 @@ class ConnectionSampler:
             with connection.cursor() as cursor:
                 while not self._stop.is_set():
                     cursor.execute(
-                        "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                        [self.application_name],
+                        # The service's pool and its hub's LISTEN connection.
+                        "SELECT count(*) FROM pg_stat_activity WHERE application_name IN (%s, %s)",
+                        [self.application_name, self.application_name + "-hub"],
                     )
                     row = cursor.fetchone()
                     count = int(row[0]) if row else 0

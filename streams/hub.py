@@ -15,6 +15,7 @@ The loops (``run_listener``, ``run_ticker``) only repeat small steps
 
 import contextlib
 import logging
+import os
 import random
 import socket
 import time
@@ -237,7 +238,9 @@ class Hub:
         params = connections["default"].get_connection_params()
         for key in ("MAX_CONNS", "REUSE_CONNS", "cursor_factory"):
             params.pop(key, None)
-        params["application_name"] = "irclogger-hub"
+        # Named after the service (libpq's PGAPPNAME, as the pool's connections
+        # are), so pg_stat_activity tells which service's hub this is.
+        params["application_name"] = os.environ.get("PGAPPNAME", "irclogger") + "-hub"
         conn = psycopg2.connect(**params)
         conn.autocommit = True
         with conn.cursor() as cursor:

@@ -30,9 +30,14 @@ PATH = "/libera/python/stream/"
 POOL_SIZE = 4
 
 
+APP_NAME = "irclogger-e2e"
+
+
 @pytest.fixture
 def server(tmp_path: Path, public_channel: Channel) -> Iterator[Gunicorn]:
-    with gunicorn(tmp_path, DB_POOL_SIZE=str(POOL_SIZE)) as server:
+    # PGAPPNAME names this service's connections (pool and hub) in
+    # pg_stat_activity, so leftovers of other tests are not counted.
+    with gunicorn(tmp_path, DB_POOL_SIZE=str(POOL_SIZE), PGAPPNAME=APP_NAME) as server:
         yield server
 
 
@@ -82,11 +87,12 @@ def _metric(port: int, name: str) -> float:
 
 
 def _db_connections() -> int:
-    """Connections to the test database, other than this test's own."""
+    """Connections of the service under test: its pool and its hub."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " WHERE datname = current_database() AND application_name IN (%s, %s)",
+            [APP_NAME, APP_NAME + "-hub"],
         )
         return int(cursor.fetchone()[0])
 
@@ -202,7 +208,8 @@ def test_it_catches_up_when_its_listen_connection_drops(
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND application_name = 'irclogger-hub'"
+            " WHERE datname = current_database() AND application_name = %s",
+            [APP_NAME + "-hub"],
         )
         assert cursor.fetchall() == [(True,)]
     lines = _write(public_channel, 5, "meanwhile")
