@@ -9,8 +9,9 @@ saturated generator is visible in the results.
 Driven by bench/run.py over stdin/stdout, one JSON object per line:
 
 - it opens the connections (ramped), then prints ``{"ready": ...}``;
-- ``go`` on stdin starts the measured window (CPU accounting);
-- ``stop <published>`` ends it; it prints the result and exits.
+- ``go`` on stdin starts the measured window (CPU accounting), ``end``
+  closes it (the publisher wrote its last line);
+- ``stop <published>`` (after the last deliveries) prints the result and exits.
 
 Each published line carries ``BENCH#<seq>@<unix time>#`` in its text; the
 receipt time minus that time is the delivery latency.
@@ -367,6 +368,16 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _usage() -> tuple[float, float, float]:
+    return _cpu_seconds(), time.monotonic(), _run_queue_wait()
+
+
+def _since(start: tuple[float, float, float]) -> tuple[float, float, float]:
+    """CPU seconds, wall seconds and run-queue wait since ``start``."""
+    now = _usage()
+    return now[0] - start[0], now[1] - start[1], now[2] - start[2]
+
+
 def _run_queue_wait() -> float:
     """Seconds this process was runnable but waiting for its core (Linux schedstat)."""
     try:
@@ -403,15 +414,17 @@ async def main(args: argparse.Namespace) -> None:
             "ramp_seconds": time.monotonic() - started,
         }
     )
-    cpu = wall = waited = 0.0
+    start = (0.0, 0.0, 0.0)
+    window: tuple[float, float, float] | None = None
     while True:
         command = await commands.get()
-        if command == "go":
-            cpu, wall, waited = _cpu_seconds(), time.monotonic(), _run_queue_wait()
+        if command == "go":  # the publisher starts
+            start = _usage()
+        elif command == "end":  # the publisher wrote its last line
+            window = _since(start)
         elif command.startswith("stop"):
             published = int(command.split()[1])
-            cpu, wall = _cpu_seconds() - cpu, time.monotonic() - wall
-            waited = _run_queue_wait() - waited
+            cpu, wall, waited = window or _since(start)
             still_open = sum(client.connected for client in gen.clients)
             gen.close()
             result = summarize(gen, published, cpu, wall)

@@ -135,9 +135,9 @@ _LEGEND = (
     "growth of the stream process's RSS from before the N streams to after, divided by N; "
     "*PG conns* is the most connections from the service in pg_stat_activity, over the "
     "whole scenario and (in brackets) after the ramp; *CPU* is the share of one core used "
-    "while lines were published, and *waiting* the share spent runnable but waiting for a "
-    "core (Linux schedstat); *page* is 50 sequential requests of the channel's day page "
-    "(~400 lines) meanwhile."
+    "while lines were being published (the last deliveries may come later), and "
+    "*waiting* the share spent runnable but waiting for a core (Linux schedstat); "
+    "*page* is 50 sequential requests of the channel's day page (~400 lines) meanwhile."
 )
 
 
