@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import psutil
+from django.db import InterfaceError, OperationalError, connection
 
 from bench import data
 from bench.db import ConnectionSampler
@@ -191,9 +192,22 @@ def _publish(channel: Channel, forward: Publisher, seconds: float) -> int:
             nick=PUBLISHER_NICK,
             text=text,
         )
-        [written] = write_lines([line])
-        forward(written)
+        forward(_write(line))
     return count
+
+
+def _write(line: Line) -> Line:
+    """write_lines, once more on a fresh connection if the server dropped ours.
+
+    Tests running on the same PostgreSQL terminate backends to exercise
+    reconnects; the bot reconnects then too, and the line keeps its marker.
+    """
+    try:
+        [written] = write_lines([line])
+    except (OperationalError, InterfaceError):
+        connection.close()
+        [written] = write_lines([line])
+    return written
 
 
 def event_data(line: Line) -> str:
