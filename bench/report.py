@@ -426,7 +426,7 @@ def _reproduce() -> list[str]:
         "",
         "```",
         "make bench-quick   # N = 100 and 1,000, 50,000 lines: under 3 minutes",
-        "make bench         # N = 100 to 10,000, 1,000,000 lines, py-spy profile: ~25 minutes",
+        "make bench         # N = 100 to 10,000, 1,000,000 lines, py-spy profile: 7-16 minutes",
         "```",
         "",
         "It needs nothing running: it starts its own database (`irclogger_bench` on the "
