@@ -7,6 +7,7 @@ tag open or nest tags wrongly. Links are found afterwards in the plain text
 Any control byte the spec does not define is dropped from the display.
 """
 
+import functools
 import itertools
 import re
 import zlib
@@ -46,6 +47,8 @@ _CODE = re.compile(
 _DEFAULT_COLOUR = 99
 
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`\x00-\x1f\x7f]+", re.IGNORECASE)
+# Anything that makes a line more than escaped text: a control byte or a link.
+_NEEDS_MARKUP = re.compile(r"[\x00-\x1f\x7f]|https?://|www\.", re.IGNORECASE)
 # Punctuation that ends a sentence more often than a URL.
 _URL_TRAILING = ".,;:!?*'\""
 
@@ -98,22 +101,24 @@ def runs(text: str) -> Iterator[tuple[Style, str]]:
         if match.start() > position:
             yield style, text[position : match.start()]
         position = match.end()
-        style = _apply(style, match)
+        style = _apply(style, match.group(0))
     if position < len(text):
         yield style, text[position:]
 
 
-def _apply(style: Style, match: re.Match[str]) -> Style:
-    code = match.group(0)[0]
-    if code in _TOGGLES:
-        name = _TOGGLES[code]
+@functools.lru_cache(maxsize=4096)
+def _apply(style: Style, code: str) -> Style:
+    """The style after one formatting code (cached: lines repeat a few codes)."""
+    control = code[0]
+    if control in _TOGGLES:
+        name = _TOGGLES[control]
         return replace(style, **{name: not getattr(style, name)})
-    if code == RESET:
+    if control == RESET:
         return PLAIN
-    if code == COLOUR:
-        return _apply_colour(style, match.group("fg"), match.group("bg"), int)
-    if code == HEX_COLOUR:
-        return _apply_colour(style, match.group("hfg"), match.group("hbg"), _hex)
+    if control in (COLOUR, HEX_COLOUR):
+        fg, _, bg = code[1:].partition(",")
+        convert: Callable[[str], int | str] = int if control == COLOUR else _hex
+        return _apply_colour(style, fg or None, bg or None, convert)
     return style  # any other control byte: dropped, style unchanged
 
 
@@ -142,6 +147,9 @@ def strip_irc(text: str) -> str:
 
 def render_irc(text: str) -> str:
     """Safe HTML for one IRC message: styled runs, then links."""
+    if not _NEEDS_MARKUP.search(text):
+        # Most lines are plain words: a day page renders thousands of them.
+        return escape(text)
     pieces = list(runs(text))
     plain = "".join(chunk for _, chunk in pieces)
     links = [_link_span(match) for match in _URL.finditer(plain)]
@@ -191,15 +199,23 @@ def _anchor(url: str) -> str:
 
 def _span(style: Style, chunk: str) -> str:
     text = escape(chunk)
+    attrs = _attributes(style)
+    return f"<span{attrs}>{text}</span>" if attrs else text
+
+
+@functools.lru_cache(maxsize=4096)
+def _attributes(style: Style) -> str:
+    """The span's class and style attributes ("" for plain text)."""
     if style == PLAIN:
-        return text
+        return ""
     classes, css = style.classes_and_css()
     attrs = f' class="{" ".join(classes)}"' if classes else ""
     if css:
         attrs += f' style="{";".join(css)}"'
-    return f"<span{attrs}>{text}</span>" if attrs else text
+    return attrs
 
 
+@functools.lru_cache(maxsize=4096)
 def nick_colour_class(nick: str) -> str:
     """One of 16 nick colours, stable for a nick whatever its case (CSS: nick-N)."""
     return f"nick-{zlib.crc32(nick.lower().encode()) % 16}"

@@ -63,6 +63,10 @@ _BODIES = {
 }
 
 
+_SHOWS_PLAIN = frozenset({"mode", "join"})
+_SHOWS_TARGET = frozenset({"nick", "kick"})
+
+
 def render_line(
     line: Line,
     tz: dt.tzinfo = dt.UTC,
@@ -80,13 +84,17 @@ def render_line(
     local = line.timestamp.astimezone(tz)
     clock = local.strftime("%Y-%m-%d %H:%M:%S" if show_date else "%H:%M:%S")
     html = body_html if body_html is not None else render_irc(line.text)
-    body = _BODIES.get(line.kind, _BODIES["system"]).format(
+    kind = line.kind if line.kind in _BODIES else "system"
+    # Only what this kind's body shows is escaped: a day page renders
+    # ten thousand lines, most of them messages.
+    plain = escape(line.text) if kind in _SHOWS_PLAIN and line.text else ""
+    body = _BODIES[kind].format(
         nick_class=nick_colour_class(line.nick),
         nick=escape(line.nick),
-        target=escape(line.target),
+        target=escape(line.target) if kind in _SHOWS_TARGET else "",
         html=html,
-        plain=escape(line.text),
-        host=f' <span class="host">({escape(line.text)})</span>' if line.text else "",
+        plain=plain,
+        host=f' <span class="host">({plain})</span>' if plain else "",
         reason=f" ({html})" if line.text else "",
     )
     hl = " hl" if line.id == highlight else ""
