@@ -20,6 +20,8 @@ def index(request: HttpRequest) -> HttpResponse:
         .prefetch_related(Prefetch("channels", queryset=channels, to_attr="visible_channels"))
     )
     for network in networks:
-        for channel in network.visible_channels:
+        # visible_channels is set by the Prefetch's to_attr, topic_html here.
+        visible: list[Channel] = network.visible_channels  # type: ignore[attr-defined]
+        for channel in visible:
             channel.topic_html = render_irc(channel.topic)  # type: ignore[attr-defined]
     return render(request, "irclogger/index.html", {"networks": networks})
