@@ -1,6 +1,8 @@
 """Writing live lines: one transaction, announced on commit, in id order per channel."""
 
+import select
 import threading
+import time
 
 import psycopg2
 import pytest
@@ -24,13 +26,21 @@ def _listener() -> "psycopg2.extensions.connection":
     return conn
 
 
+def _notified(listener: "psycopg2.extensions.connection", count: int) -> list[str]:
+    """Payloads heard, waiting (at most 10 s) until ``count`` have arrived."""
+    deadline = time.monotonic() + 10
+    while len(listener.notifies) < count and time.monotonic() < deadline:
+        select.select([listener], [], [], 0.5)
+        listener.poll()
+    return [notify.payload for notify in listener.notifies]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_announces_live_lines_by_id_on_commit(public_channel: Channel) -> None:
     listener = _listener()
     try:
         created = write_lines([_line(public_channel, "one"), _line(public_channel, "two")])
-        listener.poll()
-        payloads = [notify.payload for notify in listener.notifies]
+        payloads = _notified(listener, 2)
     finally:
         listener.close()
     assert payloads == [f"{public_channel.id}:{line.id}" for line in created]
@@ -41,8 +51,9 @@ def test_it_never_announces_imported_history(public_channel: Channel) -> None:
     listener = _listener()
     try:
         write_lines([_line(public_channel, "old", imported=True)])
-        listener.poll()
-        assert listener.notifies == []
+        # A live line written after it is heard; nothing before it was.
+        live = write_lines([_line(public_channel, "new")])
+        assert _notified(listener, 1) == [f"{public_channel.id}:{live[0].id}"]
     finally:
         listener.close()
 
