@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_sse.views import BaseSseView
 from sse import Sse
 
-from irclogger.lines import Line, render_line
+from irclogger.lines import Line, line_fields, render_line
 
 # A comment line: EventSource ignores it, proxies see traffic. One shared
 # object, written to every idle stream at once by the hub.
@@ -45,15 +45,7 @@ def line_frame(line: Line) -> bytes:
     The markup comes from the one line template and is rendered in UTC, like
     today's page; the page's script moves the clock to the reader's zone.
     """
-    data = {
-        "id": line.id,
-        "timestamp": line.timestamp.isoformat(),
-        "kind": line.kind,
-        "nick": line.nick,
-        "target": line.target,
-        "text": line.text,
-        "html": render_line(line),
-    }
+    data = {**line_fields(line), "html": render_line(line)}
     # ensure_ascii escapes every newline and separator, so data is one line.
     return f"id: {line.id}\nevent: line\ndata: {json.dumps(data)}\n\n".encode()
 

@@ -3,6 +3,7 @@ import datetime as dt
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from irclogger.formatting import strip_irc
+from irclogger.lines import line_fields
 from irclogger.models import Line
 from irclogger.views._common import get_channel, get_tz
 
@@ -59,12 +60,4 @@ def day_json(request: HttpRequest, network: str, channel: str, day: dt.date) -> 
 
 
 def _as_json(line: Line) -> dict[str, object]:
-    return {
-        "id": line.id,
-        "timestamp": line.timestamp.isoformat(),
-        "kind": line.kind,
-        "nick": line.nick,
-        "target": line.target,
-        "text": line.text,
-        "plain": strip_irc(line.text),
-    }
+    return {**line_fields(line), "plain": strip_irc(line.text)}
