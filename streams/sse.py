@@ -75,8 +75,11 @@ class StreamingSseView(BaseSseView):  # type: ignore[misc]  # django-sse is unty
 
     def _iterator(self) -> Iterator[bytes]:
         for chunk in self.iterator():
-            buffered = "".join(self.sse)
+            # str() is a join over Sse's buffer: no generator per delivery,
+            # unlike iterating the Sse; flush only when something was there.
+            buffered = str(self.sse)
             if buffered:
+                self.sse.flush()
                 # One write for both: the system call per write is what
                 # counts with thousands of streams.
                 yield buffered.encode() + (chunk or b"")
