@@ -221,11 +221,8 @@ class Recorder:
         return lines
 
     def _on_topic(self, event: Any, me: str, at: dt.datetime) -> list[PendingLine]:
-        state = self.state(event.target or "")
-        if state is None or not state.joined:
-            return []
-        topic = event.arguments[0] if event.arguments else ""
-        return self.line(state, at, LineKind.TOPIC, event_nick(event), text=topic)
+        # A TOPIC is said in a channel like a message: same shape, its own kind.
+        return self._spoken(event, LineKind.TOPIC, at)
 
     def _on_mode(self, event: Any, me: str, at: dt.datetime) -> list[PendingLine]:
         state = self.state(event.target or "")
