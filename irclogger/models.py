@@ -160,6 +160,10 @@ class LineQuerySet(models.QuerySet["Line"]):
         """
         return self.filter(id__gt=line_id, imported=False).order_by("id").defer("search_vector")
 
+    def latest_live_id(self) -> int:
+        """The newest live line's id, 0 if none: where a page's stream resumes."""
+        return self.after(0).order_by("-id").values_list("id", flat=True).first() or 0
+
     def search(self, query: str) -> "LineQuerySet":
         """Web-search syntax ("quoted phrase", or, -not); never a syntax error."""
         cleaned = clean_search_query(query)

@@ -16,7 +16,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from irclogger import ops_log
 from irclogger.lines import rows
 from irclogger.metrics import LINES_DELIVERED, STREAMS_OPEN, STREAMS_OPEN_PER_WORKER, STREAMS_OPENED
-from irclogger.models import Channel, Line
+from irclogger.models import Line
 from irclogger.views._common import get_channel
 from streams import hub as hubs
 from streams.sse import StreamingSseView, event_frame, line_frame
@@ -85,12 +85,12 @@ class ChannelStream(StreamingSseView):
     def _replay(self, client: hubs.Client, requested: int | None) -> bytes:
         """The missed lines, or a reload event when too many were missed."""
         if requested is None:
-            client.last_id = _latest_id(self.channel)  # live from now
+            client.last_id = self.channel.lines.latest_live_id()  # live from now
             return b""
         missed = Line.objects.after(requested).filter(channel=self.channel)
         lines = list(rows(missed[: REPLAY_LIMIT + 1]))
         if len(lines) > REPLAY_LIMIT:
-            client.last_id = _latest_id(self.channel)
+            client.last_id = self.channel.lines.latest_live_id()
             return f"id: {client.last_id}\n".encode() + event_frame("reload", {})
         if lines:
             client.last_id = lines[-1].id
@@ -103,11 +103,6 @@ def _parse_id(raw: str) -> int | None:
     if raw.isdigit() and int(raw) <= MAX_ID:
         return int(raw)
     return None
-
-
-def _latest_id(channel: Channel) -> int:
-    latest = Line.objects.after(0).filter(channel=channel).order_by("-id")
-    return latest.values_list("id", flat=True).first() or 0
 
 
 def _release_connection() -> None:

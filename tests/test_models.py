@@ -45,6 +45,13 @@ def test_it_replays_only_live_lines_after_an_id(public_channel: Channel) -> None
     assert list(Line.objects.after(old.id)) == [new]
 
 
+def test_it_finds_the_latest_live_id_of_a_channel(public_channel: Channel) -> None:
+    assert public_channel.lines.latest_live_id() == 0
+    live = say(public_channel, "live")
+    say(public_channel, "history", imported=True)
+    assert public_channel.lines.latest_live_id() == live.id
+
+
 @pytest.mark.parametrize(
     "query",
     ['"gevent worker"', "gevent -django", "gevent or nothing", "((( ]]] \" '", "\x00\x01!!", ""],

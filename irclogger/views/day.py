@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from irclogger.formatting import render_irc
 from irclogger.lines import render_log, rows
-from irclogger.models import Channel, Line
+from irclogger.models import Channel
 from irclogger.views._common import (
     get_channel,
     get_tz,
@@ -44,7 +44,8 @@ def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResp
         "next_day": _active_day(channel, day, tz, before=False),
         "calendar": _month_calendar(channel, day, tz),
         "is_today": is_today,
-        "last_id": _last_live_id(channel) if is_today else None,
+        # Where the page's stream resumes, closing the render-to-connect gap.
+        "last_id": channel.lines.latest_live_id() if is_today else None,
         "stream_url": _stream_url(channel) if is_today else "",
     }
     return render(request, "irclogger/day.html", context)
@@ -99,12 +100,6 @@ def _month_calendar(channel: Channel, day: dt.date, tz: dt.tzinfo) -> dict[str, 
         return {"date": d, "url": url, "current": d == day, "in_month": d.month == day.month}
 
     return {"title": day.strftime("%B %Y"), "weeks": [[cell(d) for d in week] for week in weeks]}
-
-
-def _last_live_id(channel: Channel) -> int:
-    """Where the page's stream resumes, closing the render-to-connect gap."""
-    last = Line.objects.filter(channel=channel, imported=False).order_by("-id").first()
-    return last.id if last else 0
 
 
 def _stream_url(channel: Channel) -> str:
