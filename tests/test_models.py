@@ -2,8 +2,9 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from django.db import IntegrityError, connection, transaction
 
-from irclogger.models import Channel, Line
+from irclogger.models import Channel, Line, Network
 from tests.conftest import NOON, say
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -74,3 +75,35 @@ def test_it_hides_private_lines_from_strangers(
     hidden = say(private_channel, "hello")
     assert list(Line.objects.visible_to(stranger).search("hello")) == [visible]
     assert set(Line.objects.visible_to(member).search("hello")) == {visible, hidden}
+
+
+def test_it_refuses_a_line_of_a_channel_that_does_not_exist(public_channel: Channel) -> None:
+    missing = Channel(pk=public_channel.pk + 1000)
+    with pytest.raises(IntegrityError, match="channel that does not exist"), transaction.atomic():
+        say(missing, "orphan")
+    line = say(public_channel, "kept")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Line.objects.filter(pk=line.pk).update(channel_id=missing.pk)
+
+
+def test_it_deletes_a_channels_lines_with_the_channel(network: Network) -> None:
+    by_orm = Channel.objects.create(network=network, name="#a", slug="a")
+    by_sql = Channel.objects.create(network=network, name="#b", slug="b")
+    kept = Channel.objects.create(network=network, name="#c", slug="c")
+    for channel in (by_orm, by_sql, kept):
+        say(channel, "hello")
+    by_orm.delete()
+    with connection.cursor() as cursor:
+        # SQL run by hand: the database itself cascades, as a foreign key would.
+        cursor.execute("DELETE FROM irclogger_channel WHERE id = %s", [by_sql.pk])
+    assert set(Line.objects.values_list("channel_id", flat=True)) == {kept.pk}
+
+
+def test_it_replays_from_the_index_of_live_lines(public_channel: Channel) -> None:
+    say(public_channel, "live")
+    with connection.cursor() as cursor:
+        # Too few rows for the planner to prefer an index on its own.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+    plan = public_channel.lines.after(0).explain()
+    assert "line_channel_id" in plan
