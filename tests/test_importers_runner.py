@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg2
 import pytest
-from django.db import connections
+from django.db import connection, connections
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
-from irclogger.importers import import_files, store
+from irclogger.importers import import_files, runner, store
 from irclogger.models import Channel, Line
 from irclogger.publish import NOTIFY_CHANNEL, write_lines
 from tests.conftest import NOON, say
@@ -33,7 +34,7 @@ def test_it_imports_lines_as_history_with_keys(tmp_path: Path, public_channel: C
     assert (summary.imported, summary.duplicates, summary.unparsable) == (4, 0, 0)
     assert reports == []
     lines = Line.objects.filter(channel=public_channel)
-    assert all(line.imported and len(line.import_key or "") == 64 for line in lines)
+    assert all(line.imported and len(line.import_key or "") == 35 for line in lines)
 
 
 def test_it_adds_nothing_when_a_file_is_imported_again(
@@ -254,3 +255,26 @@ def test_it_stores_tabs_backslashes_and_carriage_returns_as_they_are(
     assert stored(public_channel) == [
         ("2024-03-10T12:00:00Z", "message", "back\\slash", "", "a\ttab, a \\N, a \rCR and a NUL.")
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_still_knows_lines_imported_with_the_longer_keys_of_before(
+    tmp_path: Path, public_channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executor = MigrationExecutor(connection)
+    executor.migrate([("irclogger", "0003_line_channel_checked_per_statement")])
+    try:
+        with monkeypatch.context() as before_0004:
+            before_0004.setattr(runner, "KEY_HASH_DIGITS", 45)
+            import_bytes(tmp_path, "chan.log", LOG, public_channel)
+        assert {len(key or "") for _, key in _keys(public_channel)} == {64}
+    finally:
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    assert {len(key or "") for _, key in _keys(public_channel)} == {35}
+    summary, _ = import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    assert (summary.imported, summary.duplicates) == (0, 4)
+
+
+def _keys(channel: Channel) -> list[tuple[int, str | None]]:
+    return list(Line.objects.filter(channel=channel).values_list("id", "import_key"))

@@ -1,8 +1,9 @@
 """Reading files into lines of a channel: formats, import keys, progress, summary.
 
-Every parsed line gets an import key: its UTC time to the second, then a
-SHA-256 of its timestamp, kind, nick, target and text plus its occurrence
-index among identical lines of the same file and timestamp. A line said
+Every parsed line gets an import key: its UTC time to the second, then the
+first 64 bits of a SHA-256 of its timestamp, kind, nick, target and text
+plus its occurrence index among identical lines of the same file and
+timestamp. A line said
 twice in a minute is kept twice, while a file imported again (or an
 overlapping log of the same channel) adds nothing. The time comes first so
 a file's keys go into the unique index in order. store.py writes the lines.
@@ -40,6 +41,12 @@ _SPECIAL = re.compile(r"[\\\t\n\r\x00]")
 # Progress bar updates every this many lines: per-line updates would cost
 # more than parsing.
 PROGRESS_STEP = 5_000
+
+# Hex digits of the hash in an import key. Keys only need to differ among
+# one channel's lines of one second: 64 bits make a clash between two of
+# them practically impossible, and the unique index a third smaller than
+# with the whole hash (migration 0004 cut the keys already stored to match).
+KEY_HASH_DIGITS = 16
 
 # The longest nick or target the Line columns hold.
 MAX_NICK = 64
@@ -202,7 +209,7 @@ def _copy_rows(entries: Iterable[Entry], channel_id: int) -> Iterator[tuple[str,
         digest = hashlib.sha256(f"{content}\t{occurrence}".encode()).hexdigest()
         # The time first, so keys of a file are inserted into the unique
         # index in order (a random key would touch a random page per line).
-        key = f"{iso[:19]}{digest[:45]}"
+        key = f"{iso[:19]}{digest[:KEY_HASH_DIGITS]}"
         yield iso, key, f"{channel_id}\t{content}\tt\t{key}\n"
 
 
