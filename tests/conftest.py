@@ -7,12 +7,14 @@
 """
 
 import datetime as dt
+from collections.abc import Iterator
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from irclogger.models import Channel, Line, Membership, Network
+from tests.ircserver import RawClient
 
 NOON = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
 
@@ -68,6 +70,15 @@ def stranger_client(stranger: User) -> Client:
 @pytest.fixture
 def anonymous_client() -> Client:
     return Client()
+
+
+@pytest.fixture
+def clients() -> Iterator[list[RawClient]]:
+    """The test's real IRC clients (tests/ircserver.py), closed at its end."""
+    opened: list[RawClient] = []
+    yield opened
+    for client in opened:
+        client.close()
 
 
 def say(

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+from irclogger.models import Channel, Line
 from tests.servers import ROOT, child_database_url, free_port, stop_process, wait_for_port
 
 NGIRCD = "/usr/sbin/ngircd"
@@ -277,3 +278,23 @@ class Wire:
     def close(self) -> None:
         self.bot_end.close()
         self.server_end.close()
+
+
+class Listening(Protocol):
+    port: int
+
+
+def connect(server: Listening, clients: list[RawClient], nick: str) -> RawClient:
+    client = RawClient(server.port, nick)
+    clients.append(client)
+    return client
+
+
+def wait_for_line(channel: Channel, timeout: float = 30.0, **fields: str) -> Line:
+    """The newest line of ``channel`` with ``fields``, once the bot has stored one."""
+
+    def found() -> Line | None:
+        return Line.objects.filter(channel=channel, **fields).order_by("id").last()
+
+    line: Line = wait_until(found, timeout, f"a line {fields} in {channel.name}")
+    return line

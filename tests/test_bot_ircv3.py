@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from irclogger.models import Channel, Line, Network
-from tests.ircserver import BotProcess, RawClient, ircbot, wait_until
+from irclogger.models import Channel, Network
+from tests.ircserver import BotProcess, RawClient, connect, ircbot, wait_for_line, wait_until
 from tests.ircv3server import (
     InspIRCd,
     Process,
@@ -44,14 +44,6 @@ def services(tmp_path: Path, server: InspIRCd) -> Iterator[Process]:
         yield services
 
 
-@pytest.fixture
-def clients() -> Iterator[list[RawClient]]:
-    opened: list[RawClient] = []
-    yield opened
-    for client in opened:
-        client.close()
-
-
 def logged_channel(server: InspIRCd, sasl_password: str = "") -> Channel:
     network = Network.objects.create(
         name="Test",
@@ -65,20 +57,6 @@ def logged_channel(server: InspIRCd, sasl_password: str = "") -> Channel:
         bot_enabled=True,
     )
     return Channel.objects.create(network=network, name="#logged", slug="logged")
-
-
-def connect(server: InspIRCd, clients: list[RawClient], nick: str) -> RawClient:
-    client = RawClient(server.port, nick)
-    clients.append(client)
-    return client
-
-
-def wait_for_line(channel: Channel, **fields: str) -> Line:
-    def found() -> Line | None:
-        return Line.objects.filter(channel=channel, **fields).order_by("id").last()
-
-    line: Line = wait_until(found, 30, f"a line {fields} in {channel.name}")
-    return line
 
 
 def wait_for_bot_in(channel: Channel, bot: BotProcess, server: InspIRCd) -> None:

@@ -11,7 +11,16 @@ import pytest
 
 from irclogger.bot.election import lock_connection
 from irclogger.models import Channel, Line, Network
-from tests.ircserver import BotProcess, IrcServer, RawClient, ircbot, ngircd, wait_until
+from tests.ircserver import (
+    BotProcess,
+    IrcServer,
+    RawClient,
+    connect,
+    ircbot,
+    ngircd,
+    wait_for_line,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -42,30 +51,8 @@ def logged(network: Network) -> Channel:
     )
 
 
-@pytest.fixture
-def clients() -> Iterator[list[RawClient]]:
-    opened: list[RawClient] = []
-    yield opened
-    for client in opened:
-        client.close()
-
-
-def connect(server: IrcServer, clients: list[RawClient], nick: str) -> RawClient:
-    client = RawClient(server.port, nick)
-    clients.append(client)
-    return client
-
-
 def lines(channel: Channel) -> list[Line]:
     return list(Line.objects.filter(channel=channel).order_by("id"))
-
-
-def wait_for_line(channel: Channel, timeout: float = 30.0, **fields: str) -> Line:
-    def found() -> Line | None:
-        return Line.objects.filter(channel=channel, **fields).order_by("id").last()
-
-    line: Line = wait_until(found, timeout, f"a line {fields} in {channel.name}")
-    return line
 
 
 def wait_for_bot_in(channel: Channel, bot: BotProcess, nick: str = "irclogger") -> None:
