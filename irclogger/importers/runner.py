@@ -3,10 +3,10 @@
 Every parsed line gets an import key: its UTC time to the second, then the
 first 64 bits of a SHA-256 of its timestamp, kind, nick, target and text
 plus its occurrence index among identical lines of the same file and
-timestamp. A line said
-twice in a minute is kept twice, while a file imported again (or an
-overlapping log of the same channel) adds nothing. The time comes first so
-a file's keys go into the unique index in order. store.py writes the lines.
+timestamp. A line said twice in a minute is kept twice, while a file
+imported again (or an overlapping log of the same channel) adds nothing.
+The time comes first so a file's keys go into the unique index in order.
+store.py writes the lines.
 
 Imported lines are history: ``imported=True``, and nothing here calls
 ``pg_notify``, so no stream is told about them (``Line.objects.after``
