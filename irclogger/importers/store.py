@@ -10,8 +10,8 @@ search vector is the costly part of an insert), so duplicates are skipped
 and counted at COPY speed.
 
 Outside a transaction, batches are written by ``WRITERS`` connections at
-once: PostgreSQL's work per line (the search vector, eight indexes) is the
-slowest part of an import, and it spreads over the cores. Inside a
+once: PostgreSQL's work per line (the search vector, its GIN index and
+four btree indexes) is the slowest part of an import, and it spreads over the cores. Inside a
 caller's transaction (a test, a larger unit of work) other connections
 could not see its uncommitted rows, so its own connection writes alone.
 """
