@@ -14,6 +14,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from irclogger.models import Channel, Line, Membership, Network
+from irclogger.publish import write_lines
 from tests.ircserver import RawClient
 
 NOON = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
@@ -79,6 +80,14 @@ def clients() -> Iterator[list[RawClient]]:
     yield opened
     for client in opened:
         client.close()
+
+
+def publish(channel: Channel, count: int, text: str = "line") -> list[Line]:
+    """Commit ``count`` lines now, as the bot does: one transaction that notifies streams."""
+    now = dt.datetime.now(dt.UTC)
+    return write_lines(
+        [Line(channel=channel, timestamp=now, nick="bob", text=f"{text} {n}") for n in range(count)]
+    )
 
 
 def say(

@@ -1,4 +1,4 @@
-"""A small EventSource for end-to-end tests, on gevent sockets.
+"""A small EventSource for end-to-end tests, on gevent sockets, and what tests do with it.
 
 Thousands of these fit in one test process: each is one socket and, when
 run concurrently, one greenlet. It speaks HTTP/1.0 so the body is the raw
@@ -7,12 +7,15 @@ event stream (no chunked framing to undo).
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
 from gevent import socket
+
+from irclogger.models import Channel
+from tests.conftest import publish
 
 
 @dataclass
@@ -148,3 +151,42 @@ class Follower:
                 stream.close()
             if self.last_id < self.until_id:
                 gevent.sleep(retry)
+
+
+def connected(port: int, path: str, **kwargs: Any) -> Stream:
+    """A stream that has received its first bytes (the retry frame)."""
+    stream = Stream(port, path, **kwargs)
+    assert stream.status == 200, stream.status
+    assert stream.next_event("retry").retry
+    return stream
+
+
+def follow_through_a_reload(
+    port: int, path: str, channel: Channel, readers: int, reload: Callable[[], None]
+) -> tuple[list[Follower], list[int]]:
+    """``readers`` followers while 150 lines are written, with ``reload`` after the 31st.
+
+    Returns the followers, once each has the last line or time is up, and
+    the ids written, for the test to compare.
+    """
+    [first] = publish(channel, 1, "start")
+    followers = [Follower(port, path, last_id=first.id, until_id=2**62) for _ in range(readers)]
+    deadline = time.monotonic() + 150
+    greenlets = [gevent.spawn(follower.run, deadline) for follower in followers]
+    for _ in range(100):
+        if all(f.connects for f in followers):
+            break
+        gevent.sleep(0.1)
+
+    written: list[int] = []
+    for n in range(150):
+        written += [line.id for line in publish(channel, 1, f"during {n}")]
+        if n == 30:
+            reload()
+        gevent.sleep(0.02)
+    for _ in range(1200):
+        if all(f.last_id >= written[-1] for f in followers):
+            break
+        gevent.sleep(0.1)
+    gevent.killall(greenlets)
+    return followers, written

@@ -1,7 +1,6 @@
 """Today's page in headless Chromium: new lines appear without a reload, with the
 native EventSource, with the polyfill, and after the service restarts."""
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +9,8 @@ from django.db import connection
 from playwright.sync_api import Page, Route
 
 from irclogger.models import Channel, Line
-from irclogger.publish import write_lines
 from tests.browser import chromium
+from tests.conftest import publish
 from tests.servers import Gunicorn, gunicorn
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -35,10 +34,7 @@ def server(tmp_path: Path, public_channel: Channel) -> Iterator[Gunicorn]:
 
 
 def _write(channel: Channel, count: int, text: str = "line") -> list[Line]:
-    now = dt.datetime.now(dt.UTC)
-    lines = write_lines(
-        [Line(channel=channel, timestamp=now, nick="bob", text=f"{text} {n}") for n in range(count)]
-    )
+    lines = publish(channel, count, text)
     # Beside Playwright's loop Django keeps a separate connection for this
     # context: give it back, or it outlives the test database.
     connection.close()

@@ -4,7 +4,6 @@ Waits are bounded generously (the socket timeouts of tests/sseclient.py, the
 same bound as the direct tests in test_stream_e2e.py); speed is the benchmark's.
 """
 
-import datetime as dt
 import re
 import socket
 import subprocess
@@ -15,11 +14,11 @@ from pathlib import Path
 import gevent
 import pytest
 
-from irclogger.models import Channel, Line
-from irclogger.publish import write_lines
+from irclogger.models import Channel
+from tests.conftest import publish
 from tests.nginx import Nginx, get, nginx
 from tests.servers import Gunicorn, gunicorn, stop_process
-from tests.sseclient import Follower, Stream
+from tests.sseclient import Stream, connected, follow_through_a_reload
 from tests.test_nginx_profiles import _drip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -72,24 +71,9 @@ def proxy(tmp_path: Path, app: Gunicorn) -> Iterator[Nginx]:
         yield server
 
 
-def _write(channel: Channel, count: int, text: str = "line") -> list[Line]:
-    now = dt.datetime.now(dt.UTC)
-    return write_lines(
-        [Line(channel=channel, timestamp=now, nick="bob", text=f"{text} {n}") for n in range(count)]
-    )
-
-
-def _connected(port: int, **kwargs: object) -> Stream:
-    """A stream through nginx that has received its first bytes (the retry frame)."""
-    stream = Stream(port, PATH, **kwargs)  # type: ignore[arg-type]
-    assert stream.status == 200, stream.status
-    assert stream.next_event("retry").retry
-    return stream
-
-
 def test_it_delivers_a_committed_line_unbuffered(proxy: Nginx, public_channel: Channel) -> None:
-    stream = _connected(proxy.port, headers={"Accept-Encoding": "gzip"})
-    [line] = _write(public_channel, 1, "through nginx")
+    stream = connected(proxy.port, PATH, headers={"Accept-Encoding": "gzip"})
+    [line] = publish(public_channel, 1, "through nginx")
     event = stream.next_event("line")
     stream.close()
     assert int(event.id or 0) == line.id
@@ -103,7 +87,7 @@ def test_it_keeps_a_stream_open_past_the_read_timeouts(
 ) -> None:
     # Ten keep-alives: over 9 × KEEPALIVE_SECONDS of silence, longer than both the
     # normal profile's read timeout and the stream profile's own.
-    stream = _connected(proxy.port, timeout=STREAM_READ_TIMEOUT + KEEPALIVE_SECONDS)
+    stream = connected(proxy.port, PATH, timeout=STREAM_READ_TIMEOUT + KEEPALIVE_SECONDS)
     started = time.monotonic()
     keepalives = 0
     for event in stream.events():
@@ -112,7 +96,7 @@ def test_it_keeps_a_stream_open_past_the_read_timeouts(
         if keepalives == 10:
             break
     silent_for = time.monotonic() - started
-    [line] = _write(public_channel, 1, "still here")
+    [line] = publish(public_channel, 1, "still here")
     event = stream.next_event("line")
     stream.close()
     assert keepalives == 10
@@ -121,7 +105,7 @@ def test_it_keeps_a_stream_open_past_the_read_timeouts(
 
 
 def test_it_answers_429_past_the_streams_per_ip_and_still_serves_pages(proxy: Nginx) -> None:
-    streams = [_connected(proxy.port) for _ in range(STREAMS_PER_IP)]
+    streams = [connected(proxy.port, PATH) for _ in range(STREAMS_PER_IP)]
     refused = Stream(proxy.port, PATH)
     page = get(proxy.port, PAGE)
     streams.pop().close()
@@ -143,15 +127,15 @@ def test_it_answers_429_past_the_streams_per_ip_and_still_serves_pages(proxy: Ng
 def test_it_cuts_a_slow_client_while_streams_keep_working(
     proxy: Nginx, public_channel: Channel
 ) -> None:
-    stream = _connected(proxy.port)
+    stream = connected(proxy.port, PATH)
     request = b"GET " + PAGE.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"z" * 200
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as slow:
         slow.sendall(request[:4])
-        [line] = _write(public_channel, 1, "meanwhile")
+        [line] = publish(public_channel, 1, "meanwhile")
         delivered = stream.next_event("line")
         page = get(proxy.port, PAGE)
         cut_at = _drip(slow, request[4:], pause=0.25)
-    [after] = _write(public_channel, 1, "after the cut")
+    [after] = publish(public_channel, 1, "after the cut")
     assert int(stream.next_event("line").id or 0) == after.id
     stream.close()
     assert cut_at is not None, "nginx waited for the whole header"
@@ -168,36 +152,9 @@ def test_it_loses_and_repeats_nothing_across_a_reload_behind_nginx(
     with nginx(
         tmp_path, app.port, stream_read_timeout=STREAM_READ_TIMEOUT, streams_per_ip=2 * readers
     ) as proxy:
-        _follow_through_a_reload(app, proxy, public_channel, readers)
-
-
-def _follow_through_a_reload(
-    app: Gunicorn, proxy: Nginx, public_channel: Channel, readers: int
-) -> None:
-    [first] = _write(public_channel, 1, "start")
-    followers: list[Follower] = []
-    greenlets = []
-    deadline = time.monotonic() + 150
-    for _ in range(readers):
-        follower = Follower(proxy.port, PATH, last_id=first.id, until_id=2**62)
-        followers.append(follower)
-        greenlets.append(gevent.spawn(follower.run, deadline))
-    for _ in range(100):
-        if all(f.connects for f in followers):
-            break
-        gevent.sleep(0.1)
-
-    written: list[int] = []
-    for n in range(150):
-        written += [line.id for line in _write(public_channel, 1, f"during {n}")]
-        if n == 30:
-            app.reload()
-        gevent.sleep(0.02)
-    for _ in range(1200):
-        if all(f.last_id >= written[-1] for f in followers):
-            break
-        gevent.sleep(0.1)
-    gevent.killall(greenlets)
+        followers, written = follow_through_a_reload(
+            proxy.port, PATH, public_channel, readers, app.reload
+        )
 
     assert [f.ids for f in followers] == [written] * len(followers)
     assert all(f.connects > 1 for f in followers)  # each one did reconnect
@@ -210,8 +167,8 @@ def _metric(text: str, name: str) -> float:
 
 
 def test_it_counts_streams_and_lines_in_metrics(proxy: Nginx, public_channel: Channel) -> None:
-    streams = [_connected(proxy.port) for _ in range(3)]
-    written = [line.id for line in _write(public_channel, 5, "counted")]
+    streams = [connected(proxy.port, PATH) for _ in range(3)]
+    written = [line.id for line in publish(public_channel, 5, "counted")]
     received = [[int(s.next_event("line").id or 0) for _ in written] for s in streams]
     text = ""
     for _ in range(50):  # the hubs add their deliveries to the counter once a second
@@ -253,7 +210,7 @@ def test_it_streams_over_tls_and_http2(
             )  # fmt: skip
         try:
             opened = _wait_for(out, "retry:", curl)
-            [line] = _write(public_channel, 1, "over http2")
+            [line] = publish(public_channel, 1, "over http2")
             delivered = _wait_for(out, f"id: {line.id}\nevent: line\n", curl)
         finally:
             stop_process(curl)

@@ -4,9 +4,7 @@ Waits are bounded generously; how fast lines arrive is the benchmark's
 business, not these tests'.
 """
 
-import datetime as dt
 import http.client
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +17,10 @@ from django.db import connection
 from django.test import Client
 from gevent import socket
 
-from irclogger.models import Channel, Line
-from irclogger.publish import write_lines
+from irclogger.models import Channel
+from tests.conftest import publish
 from tests.servers import Gunicorn, gunicorn
-from tests.sseclient import Follower, Stream
+from tests.sseclient import Stream, connected, follow_through_a_reload
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -39,21 +37,6 @@ def server(tmp_path: Path, public_channel: Channel) -> Iterator[Gunicorn]:
     # pg_stat_activity, so leftovers of other tests are not counted.
     with gunicorn(tmp_path, DB_POOL_SIZE=str(POOL_SIZE), PGAPPNAME=APP_NAME) as server:
         yield server
-
-
-def _write(channel: Channel, count: int, text: str = "line") -> list[Line]:
-    now = dt.datetime.now(dt.UTC)
-    return write_lines(
-        [Line(channel=channel, timestamp=now, nick="bob", text=f"{text} {n}") for n in range(count)]
-    )
-
-
-def _connected(port: int, path: str = PATH, **kwargs: object) -> Stream:
-    """A stream that has received its first bytes (the retry frame)."""
-    stream = Stream(port, path, **kwargs)  # type: ignore[arg-type]
-    assert stream.status == 200, stream.status
-    assert stream.next_event("retry").retry
-    return stream
 
 
 def _line_ids(stream: Stream, count: int) -> list[int]:
@@ -114,8 +97,8 @@ def test_it_sends_the_first_event_before_the_stream_ends(server: Gunicorn) -> No
 def test_it_delivers_a_committed_line_to_an_open_stream(
     server: Gunicorn, public_channel: Channel
 ) -> None:
-    stream = _connected(server.port)
-    [line] = _write(public_channel, 1, "hello live")
+    stream = connected(server.port, PATH)
+    [line] = publish(public_channel, 1, "hello live")
     event = stream.next_event("line")
     assert int(event.id or 0) == line.id
     assert event.json()["text"] == "hello live 0"
@@ -137,8 +120,8 @@ def test_it_streams_a_private_channel_only_to_its_members(
         refused = Stream(server.port, secret, headers=headers)
         assert refused.status == 404
         refused.close()
-    stream = _connected(server.port, secret, headers={"Cookie": _session_cookie(member)})
-    [line] = _write(private_channel, 1, "hush")
+    stream = connected(server.port, secret, headers={"Cookie": _session_cookie(member)})
+    [line] = publish(private_channel, 1, "hush")
     assert _line_ids(stream, 1) == [line.id]
     stream.close()
 
@@ -147,18 +130,18 @@ def test_it_streams_a_private_channel_only_to_its_members(
 def test_it_resumes_with_exactly_the_missed_lines(
     server: Gunicorn, public_channel: Channel, how: str
 ) -> None:
-    [seen] = _write(public_channel, 1, "before")
-    stream = _connected(server.port, last_event_id=0)
+    [seen] = publish(public_channel, 1, "before")
+    stream = connected(server.port, PATH, last_event_id=0)
     assert _line_ids(stream, 1) == [seen.id]
     stream.close()
 
-    missed = _write(public_channel, 50, "missed")
+    missed = publish(public_channel, 50, "missed")
     if how == "header":
-        stream = _connected(server.port, last_event_id=seen.id)
+        stream = connected(server.port, PATH, last_event_id=seen.id)
     else:
-        stream = _connected(server.port, f"{PATH}?last_event_id={seen.id}")
+        stream = connected(server.port, f"{PATH}?last_event_id={seen.id}")
     assert _line_ids(stream, 50) == [line.id for line in missed]
-    [live] = _write(public_channel, 1, "live")
+    [live] = publish(public_channel, 1, "live")
     assert _line_ids(stream, 1) == [live.id]
     stream.close()
 
@@ -169,7 +152,7 @@ def test_it_holds_2000_streams_without_running_out_of_connections(
     streams: list[Stream] = []
 
     def open_one() -> None:
-        streams.append(_connected(server.port, timeout=120))
+        streams.append(connected(server.port, PATH, timeout=120))
 
     for _ in range(8):  # waves of 250: within the listen backlog
         gevent.joinall([gevent.spawn(open_one) for _ in range(250)], raise_error=True)
@@ -193,7 +176,7 @@ def test_it_holds_2000_streams_without_running_out_of_connections(
     assert [page.value for page in pages] == [200] * 100
     assert peak <= POOL_SIZE + 1, peak
 
-    [line] = _write(public_channel, 1, "to everyone")
+    [line] = publish(public_channel, 1, "to everyone")
     received = [gevent.spawn(lambda s=s: s.next_event("line").id) for s in streams]
     gevent.joinall(received, timeout=120, raise_error=True)
     assert {r.value for r in received} == {str(line.id)}
@@ -204,7 +187,7 @@ def test_it_holds_2000_streams_without_running_out_of_connections(
 def test_it_catches_up_when_its_listen_connection_drops(
     server: Gunicorn, public_channel: Channel
 ) -> None:
-    stream = _connected(server.port)
+    stream = connected(server.port, PATH)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
@@ -212,9 +195,9 @@ def test_it_catches_up_when_its_listen_connection_drops(
             [APP_NAME + "-hub"],
         )
         assert cursor.fetchall() == [(True,)]
-    lines = _write(public_channel, 5, "meanwhile")
+    lines = publish(public_channel, 5, "meanwhile")
     assert _line_ids(stream, 5) == [line.id for line in lines]
-    [later] = _write(public_channel, 1, "later")
+    [later] = publish(public_channel, 1, "later")
     assert _line_ids(stream, 1) == [later.id]
     assert _metric(server.port, "irclogger_hub_reconnects_total") >= 1
     stream.close()
@@ -256,8 +239,8 @@ def test_it_serves_a_second_request_while_a_query_waits(
 
 def test_it_drops_a_client_that_stops_reading(tmp_path: Path, public_channel: Channel) -> None:
     with gunicorn(tmp_path, STREAM_RING_SIZE="50") as server:
-        stalled = _connected(server.port, rcvbuf=4096)
-        readers = [_connected(server.port) for _ in range(3)]
+        stalled = connected(server.port, PATH, rcvbuf=4096)
+        readers = [connected(server.port, PATH) for _ in range(3)]
         text = "word " * 1600  # 8 kB a line: the stalled socket's buffers fill quickly
         written: list[int] = []
         got: list[list[int]] = [[] for _ in readers]
@@ -268,7 +251,7 @@ def test_it_drops_a_client_that_stops_reading(tmp_path: Path, public_channel: Ch
 
         reading = [gevent.spawn(read, i) for i in range(len(readers))]
         for _ in range(20):
-            written += [line.id for line in _write(public_channel, 20, text)]
+            written += [line.id for line in publish(public_channel, 20, text)]
             gevent.sleep(0.05)
         gevent.joinall(reading, timeout=120, raise_error=True)
         assert got == [written] * len(readers)
@@ -285,31 +268,9 @@ def test_it_drops_a_client_that_stops_reading(tmp_path: Path, public_channel: Ch
 def test_it_loses_and_repeats_nothing_across_a_graceful_reload(
     server: Gunicorn, public_channel: Channel
 ) -> None:
-    [first] = _write(public_channel, 1, "start")
-    total = 150
-    followers: list[Follower] = []
-    deadline = time.monotonic() + 150
-    greenlets = []
-    for _ in range(200):
-        follower = Follower(server.port, PATH, last_id=first.id, until_id=2**62)
-        followers.append(follower)
-        greenlets.append(gevent.spawn(follower.run, deadline))
-    for _ in range(100):
-        if all(f.connects for f in followers):
-            break
-        gevent.sleep(0.1)
-
-    written: list[int] = []
-    for n in range(total):
-        written += [line.id for line in _write(public_channel, 1, f"during {n}")]
-        if n == 30:
-            server.reload()
-        gevent.sleep(0.02)
-    for _ in range(1200):
-        if all(f.last_id >= written[-1] for f in followers):
-            break
-        gevent.sleep(0.1)
-    gevent.killall(greenlets)
+    followers, written = follow_through_a_reload(
+        server.port, PATH, public_channel, 200, server.reload
+    )
 
     assert all(f.ids == written for f in followers), [
         (len(f.ids), f.connects) for f in followers if f.ids != written
@@ -321,8 +282,8 @@ def test_it_reaches_streams_on_two_services_sharing_one_database(
     tmp_path: Path, public_channel: Channel
 ) -> None:
     with gunicorn(tmp_path) as one, gunicorn(tmp_path) as two:
-        streams = [_connected(one.port), _connected(two.port)]
-        [line] = _write(public_channel, 1, "everywhere")
+        streams = [connected(one.port, PATH), connected(two.port, PATH)]
+        [line] = publish(public_channel, 1, "everywhere")
         assert [_line_ids(stream, 1) for stream in streams] == [[line.id], [line.id]]
         for stream in streams:
             stream.close()

@@ -12,9 +12,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from irclogger.models import Channel, Line
-from irclogger.publish import write_lines
 from streams import hub as hubs
 from streams import views
+from tests.conftest import publish
 
 URL = "/libera/python/stream/"
 SECRET_URL = "/libera/secret/stream/"
@@ -31,13 +31,6 @@ def hub() -> Iterator[hubs.Hub]:
         gevent.sleep(0.05)
     yield hub
     hubs.stop()
-
-
-def _write(channel: Channel, count: int, text: str = "line") -> list[Line]:
-    now = dt.datetime.now(dt.UTC)
-    return write_lines(
-        [Line(channel=channel, timestamp=now, nick="bob", text=f"{text} {n}") for n in range(count)]
-    )
 
 
 def _stream(response: Any) -> Iterator[bytes]:
@@ -91,7 +84,7 @@ def test_it_hides_a_private_channel_from_anonymous(
 def test_it_streams_a_private_channel_to_a_member(
     member_client: Client, private_channel: Channel
 ) -> None:
-    [line] = _write(private_channel, 1, "hush")
+    [line] = publish(private_channel, 1, "hush")
     response = member_client.get(SECRET_URL, {"last_event_id": "0"})
     assert response.status_code == 200
     assert _ids(_first(response)) == [line.id]
@@ -103,21 +96,21 @@ def test_it_is_a_404_for_a_missing_channel(client: Client, network: object) -> N
 
 
 def test_it_replays_after_the_last_event_id_header(client: Client, public_channel: Channel) -> None:
-    lines = _write(public_channel, 5)
+    lines = publish(public_channel, 5)
     response = client.get(URL, {"last_event_id": "0"}, HTTP_LAST_EVENT_ID=str(lines[1].id))
     assert _ids(_first(response)) == [line.id for line in lines[2:]]
     response.close()
 
 
 def test_it_replays_after_the_page_parameter(client: Client, public_channel: Channel) -> None:
-    lines = _write(public_channel, 5)
+    lines = publish(public_channel, 5)
     response = client.get(URL, {"last_event_id": str(lines[2].id)})
     assert _ids(_first(response)) == [line.id for line in lines[3:]]
     response.close()
 
 
 def test_it_replays_after_the_polyfill_parameter(client: Client, public_channel: Channel) -> None:
-    lines = _write(public_channel, 3)
+    lines = publish(public_channel, 3)
     response = client.get(URL, {"last_event_id": "0", "lastEventId": str(lines[0].id)})
     assert _ids(_first(response)) == [line.id for line in lines[1:]]
     response.close()
@@ -133,7 +126,7 @@ def test_it_never_replays_imported_history(client: Client, public_channel: Chann
 
 
 def test_it_starts_from_now_without_a_last_id(client: Client, public_channel: Channel) -> None:
-    _write(public_channel, 2)
+    publish(public_channel, 2)
     response = client.get(URL, {"last_event_id": "junk"})
     assert _ids(_first(response)) == []
     response.close()
@@ -143,7 +136,7 @@ def test_it_tells_a_page_far_behind_to_reload(
     client: Client, public_channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(views, "REPLAY_LIMIT", 3)
-    lines = _write(public_channel, 4)
+    lines = publish(public_channel, 4)
     response = client.get(URL, {"last_event_id": "0"})
     chunk = _first(response)
     assert [event for event, _ in _events(chunk)] == ["reload"]
@@ -154,7 +147,7 @@ def test_it_tells_a_page_far_behind_to_reload(
 def test_it_makes_no_queries_while_open_after_its_replay(
     client: Client, public_channel: Channel
 ) -> None:
-    earlier = _write(public_channel, 2)
+    earlier = publish(public_channel, 2)
     response = client.get(URL, {"last_event_id": "0"})
     stream = _stream(response)
     with CaptureQueriesContext(connection) as replay:
@@ -172,7 +165,7 @@ def test_it_makes_no_queries_while_open_after_its_replay(
         gevent.sleep(0)
     assert len(idle) == 0
 
-    [live] = _write(public_channel, 1, "live")
+    [live] = publish(public_channel, 1, "live")
     connection.close()
     with CaptureQueriesContext(connection) as delivering:
         assert _ids(reader.get(timeout=10)) == [live.id]
