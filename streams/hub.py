@@ -102,12 +102,14 @@ class Overflow(Exception):
 
 
 class Client:
-    __slots__ = ("expires", "last_id", "pos", "ring", "sock", "waiter")
+    __slots__ = ("expires", "last_id", "pos", "ring", "sent", "sock", "waiter")
 
     def __init__(self, ring: "Ring", last_id: int, sock: socket.socket | None) -> None:
         self.ring = ring
         self.pos = ring.end
         self.last_id = last_id
+        # Lines sent to this client, replay included: for the close log.
+        self.sent = 0
         self.sock = sock
         self.waiter: Waiter | None = None
         self.expires = time.monotonic() + random.uniform(*MAX_LIFETIME_SECONDS)
@@ -208,6 +210,7 @@ class Hub:
                 return
             if frames:
                 self.delivered += len(frames)
+                client.sent += len(frames)
                 yield b"".join(frames)
                 continue
             token = self.wait(client)

@@ -29,8 +29,6 @@ REPLAY_LIMIT = 1000
 LAST_ID_PARAMS = ("lastEventId", "last_event_id")
 # Line ids are bigint.
 MAX_ID = 2**63 - 1
-# What starts every line event (streams.sse.line_frame): counted for the close log.
-LINE_EVENT = b"\nevent: line\n"
 
 
 class ChannelStream(StreamingSseView):
@@ -62,15 +60,12 @@ class ChannelStream(StreamingSseView):
         STREAMS_OPEN_PER_WORKER.inc()
         where = {"network": self.kwargs["network"], "channel": self.kwargs["channel"]}
         ops_log.stream_opened(**where, last_event_id=requested)
-        opened, sent, reason = time.monotonic(), 0, "error"
+        opened, reason = time.monotonic(), "error"
         try:
             replay = self._replay(client, requested)
             _release_connection()
-            sent += replay.count(LINE_EVENT)
             yield replay
-            for chunk in hub.follow(client):
-                sent += chunk.count(LINE_EVENT)
-                yield chunk
+            yield from hub.follow(client)
             reason = "ended"  # overflow, maximum life or shutdown: the client retries
         except GeneratorExit:
             reason = "client_gone"
@@ -80,7 +75,7 @@ class ChannelStream(StreamingSseView):
             STREAMS_OPEN.dec()
             STREAMS_OPEN_PER_WORKER.dec()
             duration = time.monotonic() - opened
-            ops_log.stream_closed(**where, duration=duration, lines_sent=sent, reason=reason)
+            ops_log.stream_closed(**where, duration=duration, lines_sent=client.sent, reason=reason)
 
     def _replay(self, client: hubs.Client, requested: int | None) -> bytes:
         """The missed lines, or a reload event when too many were missed."""
@@ -94,6 +89,7 @@ class ChannelStream(StreamingSseView):
             return f"id: {client.last_id}\n".encode() + event_frame("reload", {})
         if lines:
             client.last_id = lines[-1].id
+        client.sent = len(lines)
         LINES_DELIVERED.inc(len(lines))
         return b"".join(line_frame(line) for line in lines)
 
