@@ -25,12 +25,12 @@ from typing import Any, NamedTuple
 import gevent
 import psycopg2
 import psycopg2.extensions
-from django.db import connections
 from django.utils import timezone
 from gevent.hub import Waiter, get_hub
 from gevent.socket import wait_read
 
 from irclogger.env import env_int
+from irclogger.geventpool import direct_connection_params
 from irclogger.lines import FIELDS
 from irclogger.metrics import (
     HUB_CONNECTED,
@@ -238,13 +238,10 @@ class Hub:
 
     def connect(self) -> None:
         """Open the LISTEN connection, then catch up on what it missed."""
-        params = connections["default"].get_connection_params()
-        for key in ("MAX_CONNS", "REUSE_CONNS", "cursor_factory"):
-            params.pop(key, None)
         # Named after the service (libpq's PGAPPNAME, as the pool's connections
         # are), so pg_stat_activity tells which service's hub this is.
-        params["application_name"] = os.environ.get("PGAPPNAME", "irclogger") + "-hub"
-        conn = psycopg2.connect(**params)
+        name = os.environ.get("PGAPPNAME", "irclogger") + "-hub"
+        conn = psycopg2.connect(**direct_connection_params(name))
         conn.autocommit = True
         with conn.cursor() as cursor:
             cursor.execute("SET TIME ZONE 'UTC'")

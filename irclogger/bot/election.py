@@ -19,6 +19,7 @@ import psycopg2
 from django.conf import settings
 
 from irclogger.bot.supervisor import run_bot
+from irclogger.geventpool import direct_connection_params
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,8 @@ WORKER_WATCH_SECONDS = 1.0
 
 def lock_connection() -> Any:
     """A new connection of its own (not the pool's) to the app's database."""
-    db = settings.DATABASES["default"]
     return psycopg2.connect(
-        dbname=db["NAME"],
-        user=db["USER"] or None,
-        password=db["PASSWORD"] or None,
-        host=db["HOST"] or None,
-        port=db["PORT"] or None,
-        application_name="irclogger-bot-election",
+        **direct_connection_params("irclogger-bot-election"),
         connect_timeout=10,
         # Notice a dead database host within about a minute.
         keepalives=1,

@@ -28,6 +28,8 @@ import psycopg2
 import psycopg2.errors
 from django.db import connection, transaction
 
+from irclogger.geventpool import direct_connection_params
+
 COLUMNS = ("channel_id", "timestamp", "kind", "nick", "target", "text", "imported", "import_key")
 STAGE = "irclogger_import_stage"
 
@@ -113,7 +115,9 @@ def write(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]]:
 
 
 def _write_in_parallel(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]]:
-    params = _connection_params()
+    # Plain psycopg2 connections: the default pool is gevent's, which
+    # threads must not share.
+    params = direct_connection_params("irclogger-importlogs")
     local = threading.local()
     opened: list[Any] = []
     lock = threading.Lock()
@@ -145,16 +149,6 @@ def _write_in_parallel(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]
 def _result(future: "Future[int]", count: int) -> tuple[int, int]:
     inserted = future.result()
     return inserted, count - inserted
-
-
-def _connection_params() -> dict[str, Any]:
-    # Plain psycopg2 connections: the default pool is gevent's, which
-    # threads must not share.
-    params = connection.get_connection_params()
-    for key in ("MAX_CONNS", "REUSE_CONNS", "cursor_factory"):
-        params.pop(key, None)
-    params["application_name"] = "irclogger-importlogs"
-    return params
 
 
 def _store(cursor: Any, batch: Batch) -> int:
