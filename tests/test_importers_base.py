@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from irclogger.importers.base import UTC, Clock, Unparsable, decode, file_date
+from irclogger.encoding import decode
+from irclogger.importers.base import UTC, Clock, Unparsable, file_date
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -1,4 +1,4 @@
-"""What every importer shares: the parsed line, decoding, dates and local times.
+"""What every importer shares: the parsed line, dates and local times.
 
 A format is a ``Format``: a name, a ``sniff`` that scores how much the head of
 a file looks like it, and a parser factory. A parser is fed one decoded line
@@ -7,7 +7,6 @@ line that carries nothing to store (a date marker, an empty line), or raises
 ``Unparsable``; the runner numbers the lines and reports the problems.
 """
 
-import codecs
 import datetime as dt
 import re
 from collections.abc import Callable
@@ -72,25 +71,6 @@ class Format:
     # How much the first lines of a file look like this format: 0 is not at all.
     sniff: Callable[[Path, list[str]], int]
     parser: Callable[[Path, "Clock"], Parser]
-
-
-def _c1_for_undefined(error: UnicodeError) -> tuple[str, int]:
-    # cp1252 leaves five bytes (0x81, 0x8D, 0x8F, 0x90, 0x9D) undefined; like
-    # the WHATWG windows-1252 decoder, read them as the C1 code points of the
-    # same value, so no line is ever lost to its encoding.
-    assert isinstance(error, UnicodeDecodeError)
-    return error.object[error.start : error.end].decode("latin-1"), error.end
-
-
-codecs.register_error("irclogger-c1", _c1_for_undefined)
-
-
-def decode(raw: bytes) -> str:
-    """UTF-8, or cp1252 for this line only when it is not valid UTF-8."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="irclogger-c1")
 
 
 def strip_mode(nick: str) -> str:

@@ -5,8 +5,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from irclogger.encoding import decode
 from irclogger.importers import energymech, hexchat, irssi, limnoria, weechat, znc
-from irclogger.importers.base import Format, decode
+from irclogger.importers.base import Format
 
 # In order of preference when two formats score the same (ZNC before
 # EnergyMech: classic EnergyMech lines are ZNC's, and read the same).
