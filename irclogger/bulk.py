@@ -8,6 +8,7 @@ from typing import NamedTuple
 from django.db import connection
 
 COLUMNS = ("channel_id", "timestamp", "kind", "nick", "target", "text", "imported", "import_key")
+COPY_LINES = f"COPY irclogger_line ({', '.join(COLUMNS)}) FROM STDIN"
 
 # COPY's text format gives these characters a meaning; everything else,
 # IRC formatting bytes included, passes through as it is.
@@ -44,16 +45,16 @@ def _copy_line(row: LineRow) -> str:
         str(row.channel_id),
         row.timestamp.isoformat(),
         row.kind,
-        _text(row.nick),
-        _text(row.target),
-        _text(row.text),
+        copy_text(row.nick),
+        copy_text(row.target),
+        copy_text(row.text),
         "t" if row.imported else "f",
-        "\\N" if row.import_key is None else _text(row.import_key),
+        "\\N" if row.import_key is None else copy_text(row.import_key),
     )
     return "\t".join(fields) + "\n"
 
 
-def _text(value: str) -> str:
+def copy_text(value: str) -> str:
     # PostgreSQL text cannot hold NUL; it carries no meaning on IRC anyway.
     return value.replace("\x00", "").translate(_COPY_ESCAPES)
 
@@ -64,5 +65,5 @@ def _flush(buffer: io.StringIO, count: int) -> int:
     buffer.seek(0)
     with connection.cursor() as cursor:
         raw = cursor.cursor  # the psycopg2 cursor under Django's wrapper
-        raw.copy_expert(f"COPY irclogger_line ({', '.join(COLUMNS)}) FROM STDIN", buffer)
+        raw.copy_expert(COPY_LINES, buffer)
     return count

@@ -27,15 +27,15 @@ from typing import TypeVar
 
 from tqdm import tqdm
 
+from irclogger.bulk import copy_text
 from irclogger.importers import store
 from irclogger.importers.base import UTC, Clock, Entry, Format, Parser, Refused, Unparsable
 from irclogger.importers.detect import FORMATS, detect, head, lines, open_log
 from irclogger.models import Channel
 
-# COPY's text format gives these characters a meaning (as in irclogger.bulk);
-# NUL cannot be stored at all. They are rare in IRC text: one search per
-# line finds them before paying for a translate of each field.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+# What irclogger.bulk.copy_text changes: characters COPY's text format gives
+# a meaning, and NUL. They are rare in IRC text: one search per line finds
+# them before paying for a translate of each field.
 _SPECIAL = re.compile(r"[\\\t\n\r\x00]")
 
 # Progress bar updates every this many lines: per-line updates would cost
@@ -202,7 +202,7 @@ def _copy_rows(entries: Iterable[Entry], channel_id: int) -> Iterator[tuple[str,
                 latest_day = iso[:10]
         nick, target, text = entry.nick, entry.target, entry.text
         if _SPECIAL.search(f"{nick}{target}{text}"):
-            nick, target, text = _escape(nick), _escape(target), _escape(text)
+            nick, target, text = copy_text(nick), copy_text(target), copy_text(text)
         content = f"{iso}\t{entry.kind}\t{nick}\t{target}\t{text}"
         occurrence = seen.get(content, 0)
         seen[content] = occurrence + 1
@@ -211,10 +211,6 @@ def _copy_rows(entries: Iterable[Entry], channel_id: int) -> Iterator[tuple[str,
         # index in order (a random key would touch a random page per line).
         key = f"{iso[:19]}{digest[:KEY_HASH_DIGITS]}"
         yield iso, key, f"{channel_id}\t{content}\tt\t{key}\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\x00", "").translate(_COPY_ESCAPES)
 
 
 def _in_background(items: Iterator[T]) -> Iterator[T]:

@@ -28,9 +28,9 @@ import psycopg2
 import psycopg2.errors
 from django.db import connection, transaction
 
+from irclogger.bulk import COLUMNS, COPY_LINES
 from irclogger.geventpool import direct_connection_params
 
-COLUMNS = ("channel_id", "timestamp", "kind", "nick", "target", "text", "imported", "import_key")
 STAGE = "irclogger_import_stage"
 
 # Lines per batch: large enough that the per-statement costs vanish, small
@@ -51,7 +51,6 @@ _CREATE_STAGE = (
     " text text, imported boolean, import_key varchar(64))"
 )
 _COPY_STAGE = f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN"
-_COPY_LINES = f"COPY irclogger_line ({', '.join(COLUMNS)}) FROM STDIN"
 _ANY_STORED = (
     "SELECT EXISTS (SELECT 1 FROM irclogger_line WHERE channel_id = %s"
     " AND import_key = ANY(%s) AND import_key IS NOT NULL)"
@@ -172,7 +171,7 @@ def _copy_new(cursor: Any, batch: Batch) -> bool:
     """
     cursor.execute("SAVEPOINT irclogger_import_copy")
     try:
-        cursor.copy_expert(_COPY_LINES, io.StringIO(batch.text))
+        cursor.copy_expert(COPY_LINES, io.StringIO(batch.text))
     except psycopg2.errors.UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT irclogger_import_copy")
         return False
