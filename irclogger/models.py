@@ -114,6 +114,11 @@ class Membership(models.Model):
         return f"{self.user} in {self.channel}"
 
 
+# The longest nick (or kick target, or new nick) a line stores: IRC servers
+# allow far less, so anything longer did not come from IRC.
+NICK_MAX_LENGTH = 64
+
+
 class LineKind(models.TextChoices):
     MESSAGE = "message"
     ACTION = "action"
@@ -231,9 +236,9 @@ class Line(models.Model):
     )
     timestamp = models.DateTimeField(help_text="UTC")
     kind = models.CharField(max_length=8, choices=LineKind.choices, default=LineKind.MESSAGE)
-    nick = models.CharField(max_length=64, blank=True)
+    nick = models.CharField(max_length=NICK_MAX_LENGTH, blank=True)
     # Who a kick removed, or the new nick of a nick change.
-    target = models.CharField(max_length=64, blank=True)
+    target = models.CharField(max_length=NICK_MAX_LENGTH, blank=True)
     # Exactly as received: formatting codes kept, rendered on display.
     text = models.TextField(blank=True)
     imported = models.BooleanField(default=False)

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from django import forms
 from django.conf import settings
 
-from irclogger.models import HEADLINE_START, HEADLINE_STOP, Channel, Line, LineQuerySet, User
+from irclogger.models import (
+    HEADLINE_START,
+    HEADLINE_STOP,
+    NICK_MAX_LENGTH,
+    Channel,
+    Line,
+    LineQuerySet,
+    User,
+)
 from irclogger.views.converters import EARLIEST, LATEST, in_range
 
 # Counting every match of a common word over millions of lines costs more
@@ -17,7 +25,7 @@ COUNT_LIMIT = 1000
 
 class SearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=500, label="Search")
-    nick = forms.CharField(required=False, max_length=64)
+    nick = forms.CharField(required=False, max_length=NICK_MAX_LENGTH)
     since = forms.DateField(required=False, label="From")
     until = forms.DateField(required=False, label="To")
     before = forms.IntegerField(

@@ -212,12 +212,13 @@ class Recorder:
 
     def _on_nick(self, event: Any, me: str, at: dt.datetime) -> list[PendingLine]:
         old, new = event_nick(event), event.target or ""
+        old_folded, new_folded = irc_lower(old), irc_lower(new)
         lines: list[PendingLine] = []
         for state in self.joined():
-            if irc_lower(old) in state.members:
+            if old_folded in state.members:
                 lines += self.line(state, at, LineKind.NICK, old, new)
-                state.members.discard(irc_lower(old))
-                state.members.add(irc_lower(new))
+                state.members.discard(old_folded)
+                state.members.add(new_folded)
         return lines
 
     def _on_topic(self, event: Any, me: str, at: dt.datetime) -> list[PendingLine]:

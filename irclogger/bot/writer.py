@@ -21,7 +21,7 @@ from django.db import DatabaseError, DataError, IntegrityError, connection, tran
 
 from irclogger.bot.records import PendingLine
 from irclogger.metrics import LINES_WRITTEN
-from irclogger.models import Channel, Line, LineKind
+from irclogger.models import NICK_MAX_LENGTH, Channel, Line, LineKind
 from irclogger.publish import write_lines
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,6 @@ class LineWriter:
                 # The database is down or restarting (or a bug): keep the
                 # lines, wait, try again; the buffer bounds what waits.
                 log.exception("Writing lines failed; retrying in %.1f s", delay)
-                _release_connection()
                 gevent.sleep(delay)
                 delay = min(delay * 2, RETRY_MAX_SECONDS)
             else:
@@ -151,8 +150,8 @@ def _write(batch: list[PendingLine]) -> int:
             channel_id=item.channel_id,
             timestamp=item.timestamp,
             kind=item.kind,
-            nick=item.nick[:64],
-            target=item.target[:64],
+            nick=item.nick[:NICK_MAX_LENGTH],
+            target=item.target[:NICK_MAX_LENGTH],
             text=item.text,
         )
         for item in batch

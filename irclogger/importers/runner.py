@@ -31,7 +31,7 @@ from irclogger.bulk import copy_text
 from irclogger.importers import store
 from irclogger.importers.base import UTC, Clock, Entry, Format, Parser, Refused, Unparsable
 from irclogger.importers.detect import FORMATS, detect, head, lines, open_log
-from irclogger.models import Channel
+from irclogger.models import NICK_MAX_LENGTH, Channel
 
 # What irclogger.bulk.copy_text changes: characters COPY's text format gives
 # a meaning, and NUL. They are rare in IRC text: one search per line finds
@@ -47,9 +47,6 @@ PROGRESS_STEP = 5_000
 # them practically impossible, and the unique index a third smaller than
 # with the whole hash (migration 0004 cut the keys already stored to match).
 KEY_HASH_DIGITS = 16
-
-# The longest nick or target the Line columns hold.
-MAX_NICK = 64
 
 Report = Callable[[str], None]
 T = TypeVar("T")
@@ -176,7 +173,7 @@ def _entries(
                 continue
             if entry is None:
                 continue
-            if len(entry.nick) > MAX_NICK or len(entry.target) > MAX_NICK:
+            if len(entry.nick) > NICK_MAX_LENGTH or len(entry.target) > NICK_MAX_LENGTH:
                 summary.unparsable += 1
                 report(f"{path}:{number}: unparsable line (nick too long): {line[:120]!r}")
                 continue

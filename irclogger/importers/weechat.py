@@ -51,6 +51,8 @@ _EVENT_PREFIXES = frozenset({"-->", "<--", "--"})
 class WeechatParser:
     def __init__(self, path: Path, clock: Clock) -> None:
         self.clock = clock
+        # WeeChat ≥ 4.8 writes UTC whatever --tz says.
+        self.utc_clock = Clock(UTC)
 
     def feed(self, line: str) -> Entry | None:
         if not line:
@@ -69,10 +71,7 @@ class WeechatParser:
         if match[7] is None:
             return self.clock.utc(year, month, day, hour, minute, second)
         micro = int(match[7].ljust(6, "0"))
-        try:
-            return dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
-        except ValueError as exc:
-            raise Unparsable(f"impossible date or time: {exc}") from None
+        return self.utc_clock.utc(year, month, day, hour, minute, second, micro)
 
 
 def _entry(at: dt.datetime, prefix: str, message: str) -> Entry:
