@@ -75,8 +75,14 @@ _BODIES = {
 }
 
 
-_SHOWS_PLAIN = frozenset({"mode", "join"})
-_SHOWS_TARGET = frozenset({"nick", "kick"})
+def _kinds_showing(*fields: str) -> frozenset[str]:
+    return frozenset(kind for kind, body in _BODIES.items() if any(f in body for f in fields))
+
+
+# What each body shows, so a line pays only for the fields its body uses.
+_SHOWS_HTML = _kinds_showing("{html}", "{reason}")
+_SHOWS_PLAIN = _kinds_showing("{plain}", "{host}")
+_SHOWS_TARGET = _kinds_showing("{target}")
 
 
 def render_line(
@@ -95,10 +101,13 @@ def render_line(
     """
     local = line.timestamp.astimezone(tz)
     clock = local.strftime("%Y-%m-%d %H:%M:%S" if show_date else "%H:%M:%S")
-    html = body_html if body_html is not None else render_irc(line.text)
     kind = line.kind if line.kind in _BODIES else "system"
-    # Only what this kind's body shows is escaped: a day page renders
-    # ten thousand lines, most of them messages.
+    # Only what this kind's body shows is rendered: a day page renders ten
+    # thousand lines, joins among them.
+    if body_html is not None:
+        html = body_html
+    else:
+        html = render_irc(line.text) if kind in _SHOWS_HTML else ""
     plain = escape(line.text) if kind in _SHOWS_PLAIN and line.text else ""
     body = _BODIES[kind].format(
         nick_class=nick_colour_class(line.nick),
