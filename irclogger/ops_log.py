@@ -4,8 +4,8 @@ Each line is one JSON object on stdout (LOGGING in settings: the ``json``
 formatter on the ``irclogger.request`` and ``irclogger.stream`` loggers), so a
 log shipper reads fields, not prose.
 
-The streams code reports through ``stream_opened()`` and ``stream_closed()``, or
-logs to the ``irclogger.stream`` logger itself with ``extra={"fields": {...}}``.
+The middleware reports through ``request_finished()``, the streams code
+through ``stream_opened()`` and ``stream_closed()``.
 """
 
 import datetime as dt
@@ -36,48 +36,35 @@ class JsonFormatter(logging.Formatter):
 
 
 def request_finished(method: str, path: str, status: int, duration: float, **fields: Any) -> None:
-    request_log.info(
+    _emit(
+        request_log,
         "request",
-        extra={
-            "fields": {
-                "method": method,
-                "path": path,
-                "status": status,
-                "duration": round(duration, 6),
-                **fields,
-            }
-        },
+        method=method,
+        path=path,
+        status=status,
+        duration=round(duration, 6),
+        **fields,
     )
 
 
-def stream_opened(network: str, channel: str, *, last_event_id: int | None, **fields: Any) -> None:
-    stream_log.info(
-        "stream_open",
-        extra={
-            "fields": {
-                "network": network,
-                "channel": channel,
-                "last_event_id": last_event_id,
-                **fields,
-            }
-        },
-    )
+def stream_opened(network: str, channel: str, *, last_event_id: int | None) -> None:
+    _emit(stream_log, "stream_open", network=network, channel=channel, last_event_id=last_event_id)
 
 
 def stream_closed(
-    network: str, channel: str, *, duration: float, lines_sent: int, reason: str, **fields: Any
+    network: str, channel: str, *, duration: float, lines_sent: int, reason: str
 ) -> None:
-    """Call once when a stream ends; ``reason``: client_gone, overflow, max_life, shutdown."""
-    stream_log.info(
+    """Call once when a stream ends; ``reason``: ended (by the server), client_gone, error."""
+    _emit(
+        stream_log,
         "stream_close",
-        extra={
-            "fields": {
-                "network": network,
-                "channel": channel,
-                "duration": round(duration, 3),
-                "lines_sent": lines_sent,
-                "reason": reason,
-                **fields,
-            }
-        },
+        network=network,
+        channel=channel,
+        duration=round(duration, 3),
+        lines_sent=lines_sent,
+        reason=reason,
     )
+
+
+def _emit(logger: logging.Logger, event: str, **fields: Any) -> None:
+    logger.info(event, extra={"fields": fields})

@@ -34,7 +34,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     (where IRCLOGGER_BOT is on; whichever worker won the bot election).
     """
     checks: dict[str, Any] = {"database": _database_check()}
-    if _hub_running():
+    # gunicorn's post_worker_init starts a hub in every worker (streams.worker);
+    # a process that never started one (manage.py, tests) has nothing to check.
+    if hub.is_running():
         checks["hub"] = "ok" if hub.is_listening() else "not listening"
     if settings.IRCLOGGER_BOT:
         checks["bot"] = _bot_check()
@@ -47,7 +49,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def _database_check() -> str:
     try:
-        connection.ensure_connection()
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL statement_timeout = %s", [HEALTH_STATEMENT_TIMEOUT_MS])
             cursor.execute("SELECT 1")
@@ -55,12 +56,6 @@ def _database_check() -> str:
     except DatabaseError as exc:
         return f"error: {type(exc).__name__}"
     return "ok" if row == (1,) else "error: unexpected answer"
-
-
-def _hub_running() -> bool:
-    # gunicorn's post_worker_init starts a hub in every worker (streams.worker);
-    # a process that never started one (manage.py, tests) has nothing to check.
-    return hub.is_running()
 
 
 def _bot_check() -> dict[str, str] | str:
