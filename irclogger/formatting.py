@@ -38,8 +38,8 @@ _TOGGLES = {
 # Two digits are always taken when present; a comma counts only when a digit
 # follows it (the spec: "\x0304," keeps the comma as text).
 _CODE = re.compile(
-    r"\x03(?P<fg>[0-9]{1,2})?(?(fg)(?:,(?P<bg>[0-9]{1,2}))?)"
-    r"|\x04(?P<hfg>[0-9a-fA-F]{6})?(?(hfg)(?:,(?P<hbg>[0-9a-fA-F]{6}))?)"
+    r"\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
+    r"|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
     r"|[\x00-\x1f\x7f]"
 )
 
@@ -66,8 +66,8 @@ class Style:
     bg: int | str | None = None
 
     def classes_and_css(self) -> tuple[list[str], list[str]]:
-        classes = [f"irc-{name}" for name in ("bold", "italic", "underline", "strike", "mono")]
-        chosen = [cls for cls in classes if getattr(self, cls[4:])]
+        flags = ("bold", "italic", "underline", "strike", "mono")
+        chosen = [f"irc-{name}" for name in flags if getattr(self, name)]
         fg, bg = (self.bg, self.fg) if self.reverse else (self.fg, self.bg)
         css: list[str] = []
         if self.reverse and fg is None and bg is None:
@@ -164,7 +164,8 @@ def _link_span(match: re.Match[str]) -> tuple[int, int]:
     ):
         url = url[:-1]
         end -= 1
-    if url.lower() in {"http://", "https://", "www."}:
+    if not _URL.fullmatch(url):
+        # Trimming left no address ("http://." or "www..").
         return match.start(), match.start()
     return match.start(), end
 
@@ -173,7 +174,7 @@ def _render(
     pieces: list[tuple[Style, str]], links: list[tuple[int, int]], plain: str
 ) -> Iterator[str]:
     """Emit runs, cut at link boundaries so each <a> wraps whole spans."""
-    cuts = sorted({0, len(plain), *(edge for span in links for edge in span)})
+    cuts = sorted({edge for span in links for edge in span})
     starts = {start: end for start, end in links}
     ends = {end for _, end in links}
     offset = 0

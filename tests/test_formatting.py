@@ -78,6 +78,9 @@ REL = 'rel="nofollow ugc noopener" target="_blank"'
         ),
         ("javascript:alert(1)", "javascript:alert(1)"),
         ("http://", "http://"),
+        # Nothing is left of these once the sentence's dots are trimmed.
+        ("see www.. now", "see www.. now"),
+        ("go http://. x", "go http://. x"),
     ],
 )
 def test_it_renders_the_spec_edge_cases(text: str, html: str) -> None:
