@@ -10,6 +10,7 @@ from typing import Any
 import django
 import gevent
 import psutil
+from django.db import connection
 
 from bench import db
 from bench.servers import ROOT
@@ -29,7 +30,6 @@ IDLE_LOAD = 0.5
 SATURATED = 0.9
 # Waiting this share of the time for a core means another process had it.
 CONTENDED = 0.2
-POOL_SIZE = 8  # DB_POOL_SIZE's default (irclogger/settings.py)
 
 
 def machine(url: str) -> dict[str, Any]:
@@ -290,10 +290,12 @@ def _goals(results: dict[str, Any]) -> list[str]:
             ),
             default=None,
         )
+        # The services under test inherit this process's environment, DB_POOL_SIZE too.
+        limit = int(connection.settings_dict["OPTIONS"]["MAX_CONNS"]) + 1
         goal(
-            f"PostgreSQL connections ≤ pool + 1 per worker ({POOL_SIZE + 1}) at every N",
+            f"PostgreSQL connections ≤ pool + 1 per worker ({limit}) at every N",
             f"peak {worst}",
-            None if worst is None else worst <= POOL_SIZE + 1,
+            None if worst is None else worst <= limit,
         )
         rss = mine.get("rss_per_stream_kib")
         goal(

@@ -153,7 +153,7 @@ def stop(service: Service) -> None:
     service.process.wait()
 
 
-def django_env(database_url: str, port: int, app_name: str, **extra: str) -> dict[str, str]:
+def django_env(database_url: str, app_name: str, **extra: str) -> dict[str, str]:
     """The environment of an irclogger (or naive Django) service under test."""
     return {
         **os.environ,
@@ -175,7 +175,6 @@ def irclogger(database_url: str, app_name: str, workers: int = 1) -> Iterator[Se
     port = free_port()
     env = django_env(
         database_url,
-        port,
         app_name,
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS=str(workers),
@@ -192,9 +191,7 @@ def irclogger(database_url: str, app_name: str, workers: int = 1) -> Iterator[Se
 def naive(database_url: str, app_name: str) -> Iterator[Service]:
     """django-sse as published, under gunicorn's sync workers (2 × cores)."""
     port = free_port()
-    env = django_env(
-        database_url, port, app_name, DJANGO_SETTINGS_MODULE="bench.peers.naive.settings"
-    )
+    env = django_env(database_url, app_name, DJANGO_SETTINGS_MODULE="bench.peers.naive.settings")
     command = [
         str(BIN / "gunicorn"),
         "bench.peers.naive.wsgi:application",
