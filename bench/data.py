@@ -18,6 +18,7 @@ from urllib.parse import quote
 from django.core.management import call_command
 from django.db import connection
 
+from bench.loadgen import percentile
 from bench.servers import OUT
 from irclogger.bulk import LineRow, copy_lines
 from irclogger.demo import generate_rows
@@ -175,13 +176,12 @@ def timed_get(base_url: str, path: str, timeout: float = REQUEST_TIMEOUT) -> tup
 
 def percentiles(times: list[float]) -> dict[str, Any]:
     ordered = sorted(times)
-
-    def at(fraction: float) -> float | None:
-        if not ordered:
-            return None
-        return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-    return {"ok": len(ordered), "p50": at(0.5), "p99": at(0.99), "max": at(1.0)}
+    return {
+        "ok": len(ordered),
+        "p50": percentile(ordered, 0.5),
+        "p99": percentile(ordered, 0.99),
+        "max": percentile(ordered, 1.0),
+    }
 
 
 def search_paths(rounds: int) -> Iterator[str]:

@@ -291,7 +291,8 @@ class LoadGenerator:
             transport.abort()
 
 
-def _percentile(values: list[float], fraction: float) -> float | None:
+def percentile(values: list[float], fraction: float) -> float | None:
+    """The value at ``fraction`` of the sorted ``values`` (nearest rank), None if empty."""
     if not values:
         return None
     index = min(len(values) - 1, round(fraction * (len(values) - 1)))
@@ -340,15 +341,15 @@ def summarize(gen: LoadGenerator, published: int, cpu: float, wall: float) -> di
         "deliveries": len(latencies),
         "expected_deliveries": count * published,
         "latency": {
-            "p50": _percentile(latencies, 0.50),
-            "p90": _percentile(latencies, 0.90),
-            "p99": _percentile(latencies, 0.99),
+            "p50": percentile(latencies, 0.50),
+            "p90": percentile(latencies, 0.90),
+            "p99": percentile(latencies, 0.99),
             "max": latencies[-1] if latencies else None,
         },
         "fanout_complete_lines": len(fanout),
         "fanout": {
-            "p50": _percentile(fanout, 0.50),
-            "p99": _percentile(fanout, 0.99),
+            "p50": percentile(fanout, 0.50),
+            "p99": percentile(fanout, 0.99),
             "max": fanout[-1] if fanout else None,
         },
         "missed": missed,
