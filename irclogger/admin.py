@@ -22,7 +22,7 @@ class MembershipInline(admin.TabularInline[Membership, Channel]):
 
 @admin.register(Channel)
 class ChannelAdmin(admin.ModelAdmin[Channel]):
-    list_display = ["name", "network", "slug", "is_public", "bot_enabled"]
+    list_display = ["name", "network", "slug", "is_public", "bot_enabled", "timezone"]
     list_filter = ["network", "is_public", "bot_enabled"]
     search_fields = ["name", "slug"]
     inlines = [MembershipInline]

@@ -12,9 +12,12 @@ from django.contrib.postgres.search import (
     SearchVector,
     SearchVectorField,
 )
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Func, Q, Value
 from django.db.models.functions import Upper
+
+from irclogger.params import day_bounds, parse_zone
 
 # The text search configuration used by the stored vector and by queries;
 # they must match or nothing is found.
@@ -61,6 +64,13 @@ class Network(models.Model):
         return self.name
 
 
+def validate_zone(name: str) -> None:
+    try:
+        parse_zone(name)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from exc
+
+
 class ChannelQuerySet(models.QuerySet["Channel"]):
     def visible_to(self, user: User) -> "ChannelQuerySet":
         """Public channels, plus the private ones the user is a member of.
@@ -85,6 +95,12 @@ class Channel(models.Model):
     excluded_nicks = models.TextField(
         blank=True, help_text="Nicks whose lines are stored as [redacted], one per line"
     )
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_zone],
+        help_text="IANA name, e.g. Europe/Berlin: the channel's day boundaries and times",
+    )
 
     objects = ChannelQuerySet.as_manager()
 
@@ -97,6 +113,11 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} on {self.network}"
+
+    @property
+    def tz(self) -> dt.tzinfo:
+        """The channel's zone; the field's validator keeps it a valid key."""
+        return parse_zone(self.timezone)
 
 
 class Membership(models.Model):
@@ -143,9 +164,7 @@ class LineQuerySet(models.QuerySet["Line"]):
 
     def for_day(self, day: dt.date, tz: dt.tzinfo) -> "LineQuerySet":
         """The lines of one calendar day in ``tz`` (DST-aware bounds)."""
-        start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-        return self.between(start, end)
+        return self.between(*day_bounds(day, day, tz))
 
     def between(self, start: dt.datetime, end: dt.datetime) -> "LineQuerySet":
         """Lines with start <= timestamp < end, in reading order."""

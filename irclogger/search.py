@@ -16,6 +16,7 @@ from irclogger.models import (
     LineQuerySet,
     User,
 )
+from irclogger.params import UTC, day_start
 from irclogger.views.converters import EARLIEST, LATEST, in_range
 
 # Counting every match of a common word over millions of lines costs more
@@ -83,9 +84,9 @@ def _filtered(
         lines = lines.filter(nick__iexact=data["nick"])
     since, until = data.get("since"), data.get("until")
     if isinstance(since, dt.date):
-        lines = lines.filter(timestamp__gte=dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC))
+        lines = lines.filter(timestamp__gte=day_start(since, UTC))
     if isinstance(until, dt.date):
-        end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+        end = day_start(until + dt.timedelta(days=1), UTC)
         lines = lines.filter(timestamp__lt=end)
     return lines
 

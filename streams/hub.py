@@ -40,6 +40,7 @@ from irclogger.metrics import (
     QUEUE_OVERFLOWS,
 )
 from irclogger.models import Line, LineQuerySet
+from irclogger.params import parse_id
 from irclogger.publish import NOTIFY_CHANNEL
 from streams.sse import (
     KEEPALIVE,
@@ -281,13 +282,14 @@ class Hub:
     def handle(self, payloads: Iterable[str]) -> int:
         wanted = []
         for payload in payloads:
-            channel_id, _, line_id = payload.partition(":")
-            if not (channel_id.isdigit() and line_id.isdigit()):
+            raw_channel, _, raw_line = payload.partition(":")
+            channel_id, line_id = parse_id(raw_channel), parse_id(raw_line)
+            if channel_id is None or line_id is None:
                 log.warning("ignoring notification %r", payload)
                 continue
-            self.seen_id = max(self.seen_id or 0, int(line_id))
-            if int(channel_id) in self.rings:
-                wanted.append(int(line_id))
+            self.seen_id = max(self.seen_id or 0, line_id)
+            if channel_id in self.rings:
+                wanted.append(line_id)
         if not wanted:
             return 0
         return self.deliver(self._fetch(Line.objects.after(0).filter(id__in=wanted)))

@@ -17,6 +17,7 @@ from irclogger import ops_log
 from irclogger.lines import rows
 from irclogger.metrics import LINES_DELIVERED, STREAMS_OPEN, STREAMS_OPEN_PER_WORKER, STREAMS_OPENED
 from irclogger.models import Line
+from irclogger.params import parse_id
 from irclogger.views._common import get_channel
 from streams import hub as hubs
 from streams.sse import StreamingSseView, event_frame, line_frame
@@ -27,8 +28,6 @@ REPLAY_LIMIT = 1000
 # Where the page passes the id it was rendered with (its first connection),
 # and where event-source-polyfill passes the id it resumes from.
 LAST_ID_PARAMS = ("lastEventId", "last_event_id")
-# Line ids are bigint.
-MAX_ID = 2**63 - 1
 
 
 class ChannelStream(StreamingSseView):
@@ -46,7 +45,7 @@ class ChannelStream(StreamingSseView):
         candidates += [self.request.GET.get(name) for name in LAST_ID_PARAMS]
         for raw in candidates:
             if raw is not None:
-                return _parse_id(raw)
+                return parse_id(raw)
         return None
 
     def iterator(self) -> Iterator[bytes | None]:
@@ -92,13 +91,6 @@ class ChannelStream(StreamingSseView):
         client.sent = len(lines)
         LINES_DELIVERED.inc(len(lines))
         return b"".join(line_frame(line) for line in lines)
-
-
-def _parse_id(raw: str) -> int | None:
-    raw = raw.strip()
-    if raw.isdigit() and int(raw) <= MAX_ID:
-        return int(raw)
-    return None
 
 
 def _release_connection() -> None:

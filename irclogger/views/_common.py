@@ -1,7 +1,6 @@
 """What the page views share: finding a visible channel, the reader's timezone."""
 
 import datetime as dt
-import zoneinfo
 from urllib.parse import urlencode
 
 from django.core.exceptions import BadRequest
@@ -9,8 +8,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
 from irclogger.models import Channel
-
-UTC = dt.UTC
+from irclogger.params import UTC, parse_zone
 
 
 def get_channel(request: HttpRequest, network: str, channel: str) -> Channel:
@@ -21,12 +19,12 @@ def get_channel(request: HttpRequest, network: str, channel: str) -> Channel:
 
 def get_tz(request: HttpRequest) -> dt.tzinfo:
     name = request.GET.get("tz", "")
-    if not name or name == "UTC":
+    if not name:
         return UTC
     try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise BadRequest(f"Unknown timezone {name!r}; use an IANA name like Europe/Paris.") from exc
+        return parse_zone(name)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
 
 
 def tz_query(tz: dt.tzinfo, **extra: str) -> str:

@@ -9,6 +9,7 @@ from django.urls import reverse
 from irclogger.formatting import render_irc
 from irclogger.lines import render_log, rows
 from irclogger.models import Channel
+from irclogger.params import day_start, parse_id
 from irclogger.views._common import (
     get_channel,
     get_tz,
@@ -26,7 +27,7 @@ def day(request: HttpRequest, network: str, channel: str, day: dt.date) -> HttpR
 def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResponse:
     tz = get_tz(request)
     lines = list(rows(channel.lines.for_day(day, tz)))
-    highlight = _int_or_none(request.GET.get("hl"))
+    highlight = parse_id(request.GET.get("hl"))
     is_today = day == today_in(tz)
     channel.topic_html = render_irc(channel.topic)  # type: ignore[attr-defined]
     context = {
@@ -51,20 +52,12 @@ def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResp
     return render(request, "irclogger/day.html", context)
 
 
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and len(value) < 19 else None
-
-
-def _day_start(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=tz)
-
-
 def _active_day(channel: Channel, day: dt.date, tz: dt.tzinfo, *, before: bool) -> dt.date | None:
     """The nearest earlier (or later) day on which anything was said."""
     if before:
-        lines = channel.lines.filter(timestamp__lt=_day_start(day, tz)).order_by("-timestamp")
+        lines = channel.lines.filter(timestamp__lt=day_start(day, tz)).order_by("-timestamp")
     else:
-        next_start = _day_start(day + dt.timedelta(days=1), tz)
+        next_start = day_start(day + dt.timedelta(days=1), tz)
         lines = channel.lines.filter(timestamp__gte=next_start).order_by("timestamp")
     stamp = lines.values_list("timestamp", flat=True).first()
     return stamp.astimezone(tz).date() if stamp else None

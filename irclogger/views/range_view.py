@@ -8,6 +8,7 @@ from django.shortcuts import render
 
 from irclogger.lines import render_log, rows
 from irclogger.models import Line, LineQuerySet
+from irclogger.params import day_bounds, parse_id
 from irclogger.views._common import (
     get_channel,
     get_tz,
@@ -25,13 +26,10 @@ def date_range(
     chan = get_channel(request, network, channel)
     _check_range(start, end)
     tz = get_tz(request)
-    lines = chan.lines.between(
-        dt.datetime.combine(start, dt.time.min, tzinfo=tz),
-        dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=tz),
-    )
-    after = request.GET.get("after", "")
-    if after.isdigit() and len(after) < 19:
-        lines = _after_line(lines, int(after))
+    lines = chan.lines.between(*day_bounds(start, end, tz))
+    after = parse_id(request.GET.get("after"))
+    if after is not None:
+        lines = _after_line(lines, after)
     page = list(rows(lines[: settings.RANGE_PAGE_SIZE + 1]))
     has_more = len(page) > settings.RANGE_PAGE_SIZE
     page = page[: settings.RANGE_PAGE_SIZE]

@@ -7,7 +7,6 @@ start live logging) and is public unless ``--private``.
 """
 
 import sys
-import zoneinfo
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -16,6 +15,7 @@ from django.utils.text import slugify
 
 from irclogger.importers import FORMATS, ImportSummary, import_files
 from irclogger.models import Channel, Network
+from irclogger.params import parse_zone
 
 
 class Command(BaseCommand):
@@ -37,8 +37,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            tz = zoneinfo.ZoneInfo(options["tz"])
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            tz = parse_zone(options["tz"])
+        except ValueError as exc:
             raise CommandError(f"--tz {options['tz']!r} is not a known time zone") from exc
         network = self._network(options["network"])
         channel = self._channel(network, options["channel"], private=options["private"])
