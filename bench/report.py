@@ -16,7 +16,7 @@ from bench import db
 from bench.servers import ROOT
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
-# Goals of issue 6 (and issue 2's page and search figures).
+# The project's speed goals: streams, pages while streams are open, search, import.
 GOAL_PAGE_P99_WITH_STREAMS = 0.100
 GOAL_RSS_PER_STREAM_KIB = 32
 GOAL_IMPORT_LINES_PER_S = 50_000

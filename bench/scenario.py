@@ -31,7 +31,7 @@ from irclogger.lines import render_line
 from irclogger.models import Channel, Line
 from irclogger.publish import write_lines
 
-# The publishing rate and line size of the issue: a busy IRC channel.
+# The publishing rate and line size of a busy IRC channel.
 LINES_PER_SECOND = 10
 LINE_BYTES = 300
 PAGE_REQUESTS = 50

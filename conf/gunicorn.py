@@ -29,7 +29,7 @@ workers = _env_int("GUNICORN_WORKERS", 2)
 # kept under the 20,000 open files a process may have here.
 worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 12_000)
 # Never preload: psycopg2 must be patched in each worker before any
-# connection exists (DESIGN.md, trap 2).
+# connection exists (docs/DESIGN.md, trap 2).
 preload_app = False
 timeout = _env_int("GUNICORN_TIMEOUT", 30)
 # Streams end themselves within about a second of a graceful shutdown

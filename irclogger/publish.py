@@ -4,7 +4,7 @@ The announcement is ``pg_notify`` inside the writing transaction, so
 PostgreSQL delivers it only on commit and no listener ever sees a line that
 could still roll back. The payload carries ids, never text: notifications
 must stay under 8,000 bytes, and identical ones in a transaction may be
-folded (DESIGN.md, trap 9).
+folded (docs/DESIGN.md, trap 9).
 """
 
 from collections.abc import Iterable, Sequence

@@ -55,7 +55,7 @@ INSTALLED_APPS = [
     "streams",
 ]
 
-# No GZipMiddleware: it would buffer the event stream (DESIGN.md, trap 3);
+# No GZipMiddleware: it would buffer the event stream (docs/DESIGN.md, trap 3);
 # nginx compresses pages instead.
 MIDDLEWARE = [
     # First, so its duration covers every other middleware.
@@ -100,7 +100,7 @@ def _database_url() -> str:
 DATABASES = {
     "default": {
         # The gevent-aware pool: a greenlet waits for a free connection
-        # instead of opening one per request (DESIGN.md, trap 1); bounded
+        # instead of opening one per request (docs/DESIGN.md, trap 1); bounded
         # even while connections are being opened (irclogger.geventpool).
         "ENGINE": "irclogger.geventpool",
         **parse_database_url(_database_url()),

@@ -7,7 +7,7 @@ each SSE frame once, and appends the bytes to one bounded ring per channel.
 A client is only a position in that ring: woken with a bare gevent
 ``Waiter``, it sends everything after its position in one write. A client
 that falls off the ring's start is disconnected and resumes from the
-database (DESIGN.md, "The fan-out").
+database (docs/DESIGN.md, "The fan-out").
 
 The loops (``run_listener``, ``run_ticker``) only repeat small steps
 (``connect``, ``step``, ``handle``, ``tick``) that tests call one by one.
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 # replay limit, so a dropped client can always resume without a reload.
 RING_SIZE = env_int("STREAM_RING_SIZE", 1000, minimum=10)
 # A keep-alive comment every 15 s: below the polyfill's 45 s heartbeat
-# timeout and nginx's 60 s proxy_read_timeout (DESIGN.md, trap 6).
+# timeout and nginx's 60 s proxy_read_timeout (docs/DESIGN.md, trap 6).
 # STREAM_KEEPALIVE_SECONDS shortens it for tests of proxies' read timeouts.
 KEEPALIVE_SECONDS = float(env_int("STREAM_KEEPALIVE_SECONDS", 15, minimum=1))
 # The ticker's beat: how soon a worker shutdown ends its streams, and how
@@ -67,7 +67,7 @@ TICK_SECONDS = 1.0
 # never meet only ancient connections; jittered so they do not end together.
 MAX_LIFETIME_SECONDS = (540.0, 660.0)
 # Let page requests run between every 64 wakeups of a sweep: page p99 fell
-# from ~216 ms to ~10 ms for 5-15 % more delivery latency (DESIGN.md).
+# from ~216 ms to ~10 ms for 5-15 % more delivery latency (docs/DESIGN.md, "The fan-out").
 YIELD_EVERY = 64
 # How often (in appended frames) a ring looks for clients stuck writing to
 # a socket that stopped reading, and how far behind they may be.

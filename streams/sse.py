@@ -1,7 +1,7 @@
 """The SSE wire format, and django-sse's view made to stream.
 
 Frames are built as bytes once and shared by every client that receives
-them (DESIGN.md, "render once, share the bytes").
+them (docs/DESIGN.md, "render once, share the bytes").
 """
 
 import json
@@ -90,6 +90,6 @@ class StreamingSseView(BaseSseView):  # type: ignore[misc]  # django-sse is unty
 def sse_response(content: Iterator[bytes]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(content, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
-    # nginx: pass each write on at once (DESIGN.md, trap 3).
+    # nginx: pass each write on at once (docs/DESIGN.md, trap 3).
     response["X-Accel-Buffering"] = "no"
     return response

@@ -2,7 +2,7 @@
 
 Subscribe first, then replay ``id > last seen`` from PostgreSQL, then go
 live, dropping ids already sent: no gap and no repeat across reconnects
-(DESIGN.md, data flow step 4). The database connection goes back to the
+(docs/DESIGN.md, data flow step 4). The database connection goes back to the
 pool before the stream waits, so an open stream holds none.
 """
 
@@ -95,7 +95,7 @@ class ChannelStream(StreamingSseView):
 
 def _release_connection() -> None:
     # Back to the pool (django-db-geventpool's close() returns it): a waiting
-    # stream must hold no connection (DESIGN.md, trap 1). Inside a test's
+    # stream must hold no connection (docs/DESIGN.md, trap 1). Inside a test's
     # atomic block closing would break the test transaction instead.
     if not connection.in_atomic_block:
         connection.close()

@@ -14,7 +14,7 @@ from streams import hub
 
 # gen0 collections every 700 allocations (the default) walk thousands of
 # streams' young objects over and over; 50,000 keeps memory in check and
-# most collections cheap (DESIGN.md, "GC"). Turning GC off is not safe.
+# most collections cheap (docs/DESIGN.md, "The fan-out"). Turning GC off is not safe.
 GC_THRESHOLDS = (50_000, 20, 20)
 
 

@@ -4,7 +4,7 @@ django-db-geventpool 4.0.8 checks its size before opening a connection but
 counts the connection only once it exists. Under psycogreen, connecting
 yields to other greenlets, so a burst of requests (a thousand streams
 reconnecting after a deploy) all see room and all connect: the pool
-overshoots and PostgreSQL runs out of connections (DESIGN.md, trap 1). This
+overshoots and PostgreSQL runs out of connections (docs/DESIGN.md, trap 1). This
 pool counts the connections being opened as well.
 """
 

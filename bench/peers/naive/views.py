@@ -3,7 +3,7 @@
 Each stream polls the table for new lines once a second while it holds its
 worker and its database connection. django-sse's ``dispatch`` wraps the
 generator in a plain ``HttpResponse``, which consumes it before sending a
-byte (DESIGN.md, "django-sse"): no client ever receives an event, and each
+byte (docs/DESIGN.md, "django-sse"): no client ever receives an event, and each
 sync worker is stuck on its first stream until gunicorn's timeout kills it.
 That is the behaviour the benchmark records.
 """
