@@ -61,7 +61,9 @@ def test_it_refuses_an_unknown_file_after_importing_the_others(
     unknown = tmp_path / "notes.txt"
     unknown.write_bytes(b"nothing to see\n")
     out = StringIO()
-    with pytest.raises(CommandError, match=r"1 file\(s\) refused:\n.*notes.txt: not in a known"):
+    with pytest.raises(
+        CommandError, match=r"1 file\(s\) skipped or empty:\n.*notes.txt: not in a known"
+    ):
         call_command(
             "importlogs",
             "--network=libera",
@@ -103,3 +105,88 @@ def test_it_refuses_an_unknown_time_zone(public_channel: Channel, log_file: Path
     with pytest.raises(CommandError, match="not a known time zone"):
         run("--network=libera", "--channel=#python", "--tz=Mars/Olympus", str(log_file))
     assert not Network.objects.exclude(slug="libera").exists()
+
+
+# A ZNC tree as a project published it: YYYY/MM/#chan_YYYYMMDD.log.txt.
+ZNC_DAYS = {
+    "2024/02/#python_20240229.log.txt": b"[23:59:58] <alice> leap day\n",
+    "2024/03/#python_20240301.log.txt": b"[00:00:01] <bob> march\n[00:00:02] * bob waves\n",
+}
+
+
+def _znc_tree(root: Path) -> Path:
+    for name, data in ZNC_DAYS.items():
+        path = root / "logs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root / "logs"
+
+
+def _stored(channel: Channel) -> list[tuple[str, str, str]]:
+    return [
+        (line.timestamp.isoformat(), line.nick, line.text)
+        for line in channel.lines.order_by("timestamp", "id")
+    ]
+
+
+@pytest.mark.parametrize("fmt", [[], ["--format=znc"]], ids=["detected", "format-znc"])
+def test_it_imports_a_folder_of_log_txt_day_files_with_dates_from_the_path(
+    public_channel: Channel, tmp_path: Path, fmt: list[str]
+) -> None:
+    out, err = run("--network=libera", "--channel=#python", *fmt, str(_znc_tree(tmp_path)))
+    assert _stored(public_channel) == [
+        ("2024-02-29T23:59:58+00:00", "alice", "leap day"),
+        ("2024-03-01T00:00:01+00:00", "bob", "march"),
+        ("2024-03-01T00:00:02+00:00", "bob", "waves"),
+    ]
+    assert "Imported 3 lines, skipped 0 duplicates, 0 unparsable, from 2 file(s)" in out
+    assert err == ""
+
+
+def _exit_status(*args: str) -> tuple[int, str]:
+    """The exit status ``manage.py importlogs ARGS`` ends with, and what it prints on stderr.
+
+    ``manage.py`` exits with a CommandError's ``returncode`` after printing it.
+    """
+    err = StringIO()
+    try:
+        call_command("importlogs", *args, stdout=StringIO(), stderr=err)
+    except CommandError as exc:
+        return exc.returncode, f"{err.getvalue()}{exc}"
+    return 0, err.getvalue()
+
+
+def test_it_lists_the_skipped_files_of_a_folder_and_why_and_exits_1(
+    public_channel: Channel, tmp_path: Path
+) -> None:
+    root = _znc_tree(tmp_path)
+    (root / "README").write_bytes(b"These are the logs of #python.\n")
+    (root / "2024/03/empty.log").write_bytes(b"")
+    undated = root / "undated.log"
+    undated.write_bytes(b"[12:00:00] <carol> when was this?\n")
+    status, err = _exit_status("--network=libera", "--channel=#python", str(root))
+    assert status == 1
+    assert "3 file(s) skipped or empty:" in err
+    assert f"{root / 'README'}: not in a known log format" in err
+    assert f"{undated}: a ZNC log: its lines carry no date, and its path has none" in err
+    assert f"{root / '2024/03/empty.log'}: empty" in err
+    assert len(_stored(public_channel)) == 3  # the readable files imported all the same
+
+
+def test_it_exits_1_when_a_file_yields_no_line_in_the_format_asked_for(
+    public_channel: Channel, tmp_path: Path
+) -> None:
+    root = _znc_tree(tmp_path)
+    status, err = _exit_status("--network=libera", "--channel=#python", "--format=irssi", str(root))
+    assert status == 1
+    assert "2 file(s) skipped or empty:" in err
+    assert "#python_20240301.log.txt: not one line read as irssi (2 unparsable)" in err
+    assert public_channel.lines.count() == 0
+
+
+def test_it_exits_0_when_every_file_imported(public_channel: Channel, tmp_path: Path) -> None:
+    root = _znc_tree(tmp_path)
+    assert _exit_status("--network=libera", "--channel=#python", str(root))[0] == 0
+    # A second run adds nothing and is no failure either.
+    assert _exit_status("--network=libera", "--channel=#python", str(root))[0] == 0
+    assert public_channel.lines.count() == 3

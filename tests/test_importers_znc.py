@@ -46,7 +46,7 @@ def test_it_refuses_a_file_without_a_date_in_its_name(
         tmp_path, "chan.log", b"[00:00:01] <a> hi\n", public_channel, fmt="znc"
     )
     assert summary.imported == 0
-    assert "date from its name" in summary.refused[0][1]
+    assert "its lines carry no date, and its path has none" in summary.refused[0][1]
 
 
 def test_it_imports_with_a_malformed_line_reported_by_file_and_number(

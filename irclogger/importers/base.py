@@ -144,13 +144,55 @@ class Clock:
         return first
 
 
+# A date in a file or folder name: 2024-03-10 or 20240310, not inside a longer number.
+_NAME_DATE = re.compile(r"(?<!\d)(\d{4})(-?)(\d\d)\2(\d\d)(?!\d)")
+# YYYY/MM/DD folders; the day may also be a file name (2024/03/10.log).
+_YEAR, _MONTH, _DAY = re.compile(r"\d{4}"), re.compile(r"\d\d"), re.compile(r"(\d\d)(?:\..*)?")
+# IRC began in 1988: a "date" before it is some other number.
+_FIRST_YEAR, _LAST_YEAR = 1988, 2200
+
+DATE_FORMS = "YYYY-MM-DD or YYYYMMDD in its name or a folder's, or YYYY/MM/DD folders"
+
+
 def file_date(path: Path) -> dt.date | None:
-    """The date in a log file's name: ``2024-03-10.log`` or ``…_20240310.log``."""
-    name = path.name.removesuffix(".gz")
-    match = re.search(r"(?:^|\D)(\d{4})-?(\d\d)-?(\d\d)\.log$", name)
-    if not match:
+    """The date a log file's path gives: its name first, then its folders.
+
+    ``2024-03-10.log``, ``#chan_20240310.log.txt``, ZNC's
+    ``user_network_#chan_20240310.log``, ``2024/03/10.log``,
+    ``2024/03/10/chan.log`` or ``2024-03-10/chan.log``; the last date in a
+    name wins (a network may have digits in its name).
+    """
+    if day := _date_in_name(path.name):
+        return day
+    parts = path.parts
+    for end in range(len(parts), 2, -1):
+        year, month, day_part = parts[end - 3 : end]
+        day_match = _DAY.fullmatch(day_part)
+        found = (
+            _YEAR.fullmatch(year)
+            and _MONTH.fullmatch(month)
+            and day_match
+            and _valid_date(year, month, day_match[1])
+        )
+        if found:
+            return found
+    for folder in reversed(parts[:-1]):
+        if found := _date_in_name(folder):
+            return found
+    return None
+
+
+def _date_in_name(name: str) -> dt.date | None:
+    for match in reversed(list(_NAME_DATE.finditer(name))):
+        if found := _valid_date(match[1], match[3], match[4]):
+            return found
+    return None
+
+
+def _valid_date(year: str, month: str, day: str) -> dt.date | None:
+    if not _FIRST_YEAR <= int(year) <= _LAST_YEAR:
         return None
     try:
-        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+        return dt.date(int(year), int(month), int(day))
     except ValueError:
         return None

@@ -9,7 +9,15 @@ copied (see classic.py).
 import re
 from pathlib import Path
 
-from irclogger.importers.base import Clock, Entry, Format, Unparsable, file_date, month_number
+from irclogger.importers.base import (
+    DATE_FORMS,
+    Clock,
+    Entry,
+    Format,
+    Unparsable,
+    file_date,
+    month_number,
+)
 from irclogger.importers.classic import parse_body
 from irclogger.importers.znc import LINE as SHORT
 
@@ -36,7 +44,9 @@ class EnergyMechParser:
             return parse_body(at, match[7])
         if match := SHORT.fullmatch(line):
             if self.day is None:
-                raise Unparsable("[HH:MM:SS] without a date in the file name (…_YYYYMMDD.log)")
+                raise Unparsable(
+                    f"[HH:MM:SS] lines carry no date, and the path has none ({DATE_FORMS})"
+                )
             day = self.day
             at = self.clock.utc(
                 day.year, day.month, day.day, int(match[1]), int(match[2]), int(match[3])

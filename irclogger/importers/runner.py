@@ -60,12 +60,19 @@ class ImportSummary:
     files: int = 0
     # (file, why) for each file not read at all, or not to its end.
     refused: list[tuple[str, str]] = field(default_factory=list)
+    # (file, why) for each file read to its end that gave not one line.
+    no_lines: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def lines(self) -> int:
         """Lines parsed and written: imported plus duplicates."""
         return self.imported + self.duplicates
+
+    @property
+    def failed(self) -> list[tuple[str, str]]:
+        """The files to tell the user about: refused, or read with nothing in them."""
+        return self.refused + self.no_lines
 
 
 def import_files(
@@ -77,19 +84,36 @@ def import_files(
     report: Report | None = None,
     progress: bool = False,
 ) -> ImportSummary:
-    """Import log files into ``channel``; see the package docstring."""
+    """Import log files (and the files under folders) into ``channel``; see the package docstring.
+
+    All files go through one parsing thread and one set of writer
+    connections, in batches that span files: a tree of small day files
+    imports as fast as one large file.
+    """
     report = report or _to_stderr
     started = dt.datetime.now(UTC)
     summary = ImportSummary()
-    readable = _choose_formats([Path(path) for path in paths], fmt, summary)
+    readable = _choose_formats(list(walk(Path(path) for path in paths)), fmt, summary)
     total = _count_lines(path for path, _ in readable) if progress else None
     with tqdm(
         total=total, unit=" lines", unit_scale=True, disable=not progress, file=sys.stderr
     ) as bar:
-        for path, format in readable:
-            _import_file(path, format, channel, tz, summary, report, bar)
+        rows = _rows_of_files(readable, channel, tz, summary, report, bar)
+        for inserted, duplicates in store.write(_in_background(store.batches(rows, channel.pk))):
+            summary.imported += inserted
+            summary.duplicates += duplicates
     summary.seconds = (dt.datetime.now(UTC) - started).total_seconds()
     return summary
+
+
+def walk(paths: Iterable[Path]) -> Iterator[Path]:
+    """Each path, a folder replaced by the files under it in sorted order (by date, for
+    dated names)."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(child for child in path.rglob("*") if not child.is_dir())
+        else:
+            yield path
 
 
 def _to_stderr(message: str) -> None:
@@ -106,15 +130,18 @@ def _choose_formats(
         except OSError as exc:
             summary.refused.append((str(path), f"cannot be read: {exc}"))
             continue
+        summary.files += 1
+        if not any(first_lines):
+            summary.no_lines.append((str(path), "empty"))
+            continue
         format = FORMATS[fmt] if fmt else detect(path, first_lines)
-        if format is None and first_lines:
+        if format is None:
+            summary.files -= 1
             summary.refused.append(
                 (str(path), f"not in a known log format (tried {', '.join(FORMATS)})")
             )
             continue
-        if format is not None:
-            chosen.append((path, format))
-        summary.files += 1
+        chosen.append((path, format))
     return chosen
 
 
@@ -128,27 +155,32 @@ def _count_lines(paths: Iterable[Path]) -> int:
     return total
 
 
-def _import_file(
-    path: Path,
-    format: Format,
+def _rows_of_files(
+    readable: list[tuple[Path, Format]],
     channel: Channel,
     tz: dt.tzinfo,
     summary: ImportSummary,
     report: Report,
     bar: "tqdm[None]",
-) -> None:
-    try:
-        parser = format.parser(path, Clock(tz))
-    except Refused as exc:
-        summary.refused.append((str(path), str(exc)))
-        summary.files -= 1
-        return
-    with open_log(path) as stream:
-        entries = _entries(path, parser, lines(stream), summary, report, bar)
-        rows = _copy_rows(entries, channel.pk)
-        for inserted, duplicates in store.write(_in_background(store.batches(rows, channel.pk))):
-            summary.imported += inserted
-            summary.duplicates += duplicates
+) -> Iterator[tuple[str, str, str]]:
+    """The rows of every file, one file after the other."""
+    for path, format in readable:
+        try:
+            parser = format.parser(path, Clock(tz))
+        except Refused as exc:
+            summary.refused.append((str(path), str(exc)))
+            summary.files -= 1
+            continue
+        unparsable_before, count = summary.unparsable, 0
+        with open_log(path) as stream:
+            entries = _entries(path, parser, lines(stream), summary, report, bar)
+            for row in _copy_rows(entries, channel.pk):
+                count += 1
+                yield row
+        if count == 0:
+            bad = summary.unparsable - unparsable_before
+            why = f"not one line read as {format.name}" + (f" ({bad} unparsable)" if bad else "")
+            summary.no_lines.append((str(path), why))
 
 
 def _entries(

@@ -1,15 +1,25 @@
 """ZNC's ``log`` module: ``[HH:MM:SS] <nick> text``, the date from the file name.
 
 Files are ``…/<network>/<#chan>/YYYY-MM-DD.log`` (older:
-``<user>_<network>_<#chan>_YYYYMMDD.log``); times are in the ZNC user's
-timezone. Classic EnergyMech logs have the very same lines and are read by
+``<user>_<network>_<#chan>_YYYYMMDD.log``; published trees rename them, e.g.
+``YYYY/MM/#chan_YYYYMMDD.log.txt``): the date is read from anywhere in the
+path (``base.file_date``), the format from the lines alone. Times are in the
+ZNC user's timezone. Classic EnergyMech logs have the very same lines and are read by
 the same rules.
 """
 
 import re
 from pathlib import Path
 
-from irclogger.importers.base import Clock, Entry, Format, Refused, Unparsable, file_date
+from irclogger.importers.base import (
+    DATE_FORMS,
+    Clock,
+    Entry,
+    Format,
+    Refused,
+    Unparsable,
+    file_date,
+)
 from irclogger.importers.classic import parse_body
 
 LINE = re.compile(r"\[(\d\d):(\d\d):(\d\d)\] (.*)", re.DOTALL)
@@ -20,7 +30,7 @@ class ZncParser:
         day = file_date(path)
         if day is None:
             raise Refused(
-                "a ZNC log takes its date from its name (YYYY-MM-DD.log or …_YYYYMMDD.log)"
+                f"a ZNC log: its lines carry no date, and its path has none ({DATE_FORMS})"
             )
         self.day = day
         self.clock = clock
@@ -39,8 +49,7 @@ class ZncParser:
 
 
 def sniff(path: Path, head: list[str]) -> int:
-    if file_date(path) is None:
-        return 0
+    # By the lines alone: a missing date is the parser's refusal, which says so.
     return sum(1 for line in head if LINE.fullmatch(line))
 
 

@@ -1,4 +1,10 @@
-"""``manage.py importlogs --network N --channel '#c' [--format F] [--tz Area/City] FILES…``
+"""``manage.py importlogs --network N --channel '#c' [--format F] [--tz Area/City] PATHS…``
+
+A path may be a folder: the files under it are imported in sorted order.
+The format is detected from each file's lines, whatever its name. The
+exit status is 1 when any file was skipped (unknown format, unreadable, a
+date it needs is nowhere in its path) or gave not one line; the summary
+lists those files and why.
 
 The network (by slug or name) and the channel (by IRC name) are created
 when missing, so a first import needs no admin visit. A created channel is
@@ -33,7 +39,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--private", action="store_true", help="make the channel private if it is created"
         )
-        parser.add_argument("files", nargs="+", help="log files, plain or gzipped")
+        parser.add_argument(
+            "files", nargs="+", help="log files (plain or gzipped) or folders of them"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -51,9 +59,9 @@ class Command(BaseCommand):
             progress=sys.stderr.isatty(),
         )
         self.stdout.write(_summary_text(summary))
-        if summary.refused:
-            refusals = "\n".join(f"  {path}: {why}" for path, why in summary.refused)
-            raise CommandError(f"{len(summary.refused)} file(s) refused:\n{refusals}")
+        if summary.failed:
+            listed = "\n".join(f"  {path}: {why}" for path, why in summary.failed)
+            raise CommandError(f"{len(summary.failed)} file(s) skipped or empty:\n{listed}")
 
     def _network(self, name: str) -> Network:
         network = Network.objects.filter(Q(slug=name) | Q(name=name)).first()
