@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | 
 help:
 	@echo "make run        start irclogger on http://127.0.0.1:8000/ with demo logs"
 	@echo "make test       run the whole test suite (unit + end-to-end)"
-	@echo "make lint       ruff check, ruff format --check, mypy"
+	@echo "make lint       ruff check, ruff format --check, mypy, import-linter"
 	@echo "make bench      the benchmark; results in bench/RESULTS.md"
 	@echo "make nginxconf  render conf/nginx/ into var/nginx (README, Deploy)"
 
@@ -45,6 +45,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports --no-logo
 
 format: setup
 	$(VENV)/bin/ruff check --fix .

@@ -14,14 +14,11 @@ from typing import Protocol
 from django.utils.safestring import SafeString, mark_safe
 
 from irclogger.formatting import nick_colour_class, render_irc
-from irclogger.models import PRESENCE_KINDS, LineQuerySet
-
-# What a line's markup needs: the fields a day page fetches.
-FIELDS = ("id", "timestamp", "kind", "nick", "target", "text")
+from irclogger.kinds import PRESENCE_KINDS
 
 
 class Line(Protocol):
-    """A Line model instance, or a lighter row with the same fields."""
+    """A Line model instance, or a row from ``LineQuerySet.rows()``."""
 
     @property
     def id(self) -> int: ...
@@ -47,11 +44,6 @@ def line_fields(line: Line) -> dict[str, object]:
         "target": line.target,
         "text": line.text,
     }
-
-
-def rows(lines: LineQuerySet) -> Iterable[Line]:
-    """Named rows instead of model instances: a third of the cost on big days."""
-    return lines.values_list(*FIELDS, named=True)
 
 
 _WHO = '<span class="who {nick_class}">{before}{nick}{after}</span> <span class="msg">{html}</span>'

@@ -62,3 +62,14 @@ def day_start(day: dt.date, tz: dt.tzinfo) -> dt.datetime:
 def day_bounds(first: dt.date, last: dt.date, tz: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
     """[start of ``first``, start of the day after ``last``) in a zone."""
     return day_start(first, tz), day_start(last + dt.timedelta(days=1), tz)
+
+
+# The dates a page can ask for. IRC is younger than 1970, and keeping a year
+# clear of datetime's limits lets a view add a day or shift by a timezone
+# without overflowing.
+EARLIEST = dt.date(1970, 1, 1)
+LATEST = dt.date(9998, 12, 31)
+
+
+def in_range(day: dt.date) -> bool:
+    return EARLIEST <= day <= LATEST

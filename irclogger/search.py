@@ -16,8 +16,7 @@ from irclogger.models import (
     LineQuerySet,
     User,
 )
-from irclogger.params import UTC, day_start
-from irclogger.views.converters import EARLIEST, LATEST, in_range
+from irclogger.params import EARLIEST, LATEST, UTC, day_start, in_range
 
 # Counting every match of a common word over millions of lines costs more
 # than the page; past this the page says "more than".

@@ -29,9 +29,9 @@ from django.utils import timezone
 from gevent.hub import Waiter, get_hub
 from gevent.socket import wait_read
 
+from irclogger import health
 from irclogger.env import env_int
 from irclogger.geventpool import direct_connection_params
-from irclogger.lines import FIELDS
 from irclogger.metrics import (
     HUB_CONNECTED,
     HUB_LAG_SECONDS,
@@ -39,7 +39,7 @@ from irclogger.metrics import (
     LINES_DELIVERED,
     QUEUE_OVERFLOWS,
 )
-from irclogger.models import Line, LineQuerySet
+from irclogger.models import ROW_FIELDS, Line, LineQuerySet
 from irclogger.params import parse_id
 from irclogger.publish import NOTIFY_CHANNEL
 from streams.sse import (
@@ -362,7 +362,7 @@ class Hub:
         self.deliver(rows)
 
     def _fetch(self, lines: LineQuerySet) -> list[Row]:
-        return [Row(*row) for row in self._query(lines.values_list("channel_id", *FIELDS))]
+        return [Row(*row) for row in self._query(lines.values_list("channel_id", *ROW_FIELDS))]
 
     def _query(self, queryset: Any) -> list[tuple[Any, ...]]:
         # The ORM writes the SQL; the hub's own connection runs it, so the
@@ -415,6 +415,7 @@ def start(should_stop: Callable[[], bool] = lambda: False) -> Hub:
     if _hub is None:
         _hub = Hub()
         _hub.start(should_stop)
+        health.register("hub", _health)
     return _hub
 
 
@@ -428,13 +429,13 @@ def stop() -> None:
     if _hub is not None:
         _hub.close()
         _hub = None
-
-
-def is_running() -> bool:
-    """Whether this process started a hub (gunicorn workers do; manage.py does not)."""
-    return _hub is not None
+        health.unregister("hub")
 
 
 def is_listening() -> bool:
-    """For /healthz: this worker's hub holds its LISTEN connection."""
+    """This worker's hub holds its LISTEN connection."""
     return _hub is not None and _hub.is_listening()
+
+
+def _health() -> str:
+    return "ok" if is_listening() else "not listening"

@@ -14,11 +14,10 @@ from django.db import connection
 from django.http import HttpRequest, StreamingHttpResponse
 
 from irclogger import ops_log
-from irclogger.lines import rows
+from irclogger.access import get_channel
 from irclogger.metrics import LINES_DELIVERED, STREAMS_OPEN, STREAMS_OPEN_PER_WORKER, STREAMS_OPENED
 from irclogger.models import Line
 from irclogger.params import parse_id
-from irclogger.views._common import get_channel
 from streams import hub as hubs
 from streams.sse import StreamingSseView, event_frame, line_frame
 
@@ -82,7 +81,7 @@ class ChannelStream(StreamingSseView):
             client.last_id = self.channel.lines.latest_live_id()  # live from now
             return b""
         missed = Line.objects.after(requested).filter(channel=self.channel)
-        lines = list(rows(missed[: REPLAY_LIMIT + 1]))
+        lines = list(missed[: REPLAY_LIMIT + 1].rows())
         if len(lines) > REPLAY_LIMIT:
             client.last_id = self.channel.lines.latest_live_id()
             return f"id: {client.last_id}\n".encode() + event_frame("reload", {})

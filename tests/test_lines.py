@@ -102,8 +102,6 @@ def test_it_summarises_a_run() -> None:
 
 
 def test_it_renders_rows_from_the_database(public_channel: Channel) -> None:
-    from irclogger.lines import rows
-
     say(public_channel, "from the db")
-    html = render_log(rows(Line.objects.all()), dt.UTC)
+    html = render_log(Line.objects.all().rows(), dt.UTC)
     assert "from the db" in html

@@ -1,20 +1,14 @@
-"""What the page views share: finding a visible channel, the reader's timezone."""
+"""What the page views share: the visible channel, the reader's timezone, links."""
 
 import datetime as dt
 from urllib.parse import urlencode
 
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
 
-from irclogger.models import Channel
+# The pages find their channel where the streams do.
+from irclogger.access import get_channel as get_channel
 from irclogger.params import UTC, parse_zone
-
-
-def get_channel(request: HttpRequest, network: str, channel: str) -> Channel:
-    """The channel, or the same 404 whether it is missing or merely private."""
-    queryset = Channel.objects.visible_to(request.user).select_related("network")
-    return get_object_or_404(queryset, network__slug=network, slug=channel)
 
 
 def get_tz(request: HttpRequest) -> dt.tzinfo:

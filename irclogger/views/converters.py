@@ -1,14 +1,6 @@
 import datetime as dt
 
-# The dates a page can ask for. IRC is younger than 1970, and keeping a year
-# clear of datetime's limits lets a view add a day or shift by a timezone
-# without overflowing.
-EARLIEST = dt.date(1970, 1, 1)
-LATEST = dt.date(9998, 12, 31)
-
-
-def in_range(day: dt.date) -> bool:
-    return EARLIEST <= day <= LATEST
+from irclogger.params import EARLIEST, LATEST, in_range
 
 
 class DateConverter:

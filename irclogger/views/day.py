@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from irclogger.formatting import render_irc
-from irclogger.lines import render_log, rows
+from irclogger.lines import render_log
 from irclogger.models import Channel
 from irclogger.params import day_start, parse_id
 from irclogger.views._common import (
@@ -26,7 +26,7 @@ def day(request: HttpRequest, network: str, channel: str, day: dt.date) -> HttpR
 
 def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResponse:
     tz = get_tz(request)
-    lines = list(rows(channel.lines.for_day(day, tz)))
+    lines = list(channel.lines.for_day(day, tz).rows())
     highlight = parse_id(request.GET.get("hl"))
     is_today = day == today_in(tz)
     channel.topic_html = render_irc(channel.topic)  # type: ignore[attr-defined]

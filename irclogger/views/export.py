@@ -3,7 +3,7 @@ import datetime as dt
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from irclogger.formatting import strip_irc
-from irclogger.lines import Line, line_fields, rows
+from irclogger.lines import Line, line_fields
 from irclogger.views._common import get_channel, get_tz
 
 # How each kind reads in a plain-text log, in the style of irssi's logs.
@@ -26,7 +26,7 @@ def day_text(request: HttpRequest, network: str, channel: str, day: dt.date) -> 
     chan = get_channel(request, network, channel)
     tz = get_tz(request)
     out = [f"--- Log for {chan.name} on {chan.network.name}, {day.isoformat()} ({tz})"]
-    for line in rows(chan.lines.for_day(day, tz)):
+    for line in chan.lines.for_day(day, tz).rows():
         out.append(f"{line.timestamp.astimezone(tz):%H:%M:%S} {_as_text(line, chan.name)}")
     return HttpResponse("\n".join(out) + "\n", content_type="text/plain; charset=utf-8")
 
@@ -44,7 +44,7 @@ def _as_text(line: Line, channel_name: str) -> str:
 def day_json(request: HttpRequest, network: str, channel: str, day: dt.date) -> JsonResponse:
     chan = get_channel(request, network, channel)
     tz = get_tz(request)
-    day_lines = list(rows(chan.lines.for_day(day, tz)))
+    day_lines = list(chan.lines.for_day(day, tz).rows())
     return JsonResponse(
         {
             "network": chan.network.slug,

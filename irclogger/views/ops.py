@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from irclogger import health
 from irclogger.models import Network
 from irclogger.net import client_ip, in_networks
 from irclogger.pool_stats import sample_pool
-from streams import hub
 
 # A healthy database answers SELECT 1 in milliseconds; one that takes 2 s is
 # not healthy, and the check must not hang the caller's probe.
@@ -34,10 +34,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     (where IRCLOGGER_BOT is on; whichever worker won the bot election).
     """
     checks: dict[str, Any] = {"database": _database_check()}
-    # gunicorn's post_worker_init starts a hub in every worker (streams.worker);
-    # a process that never started one (manage.py, tests) has nothing to check.
-    if hub.is_running():
-        checks["hub"] = "ok" if hub.is_listening() else "not listening"
+    # The parts this process runs: the hub, in every gunicorn worker.
+    checks.update(health.results())
     if settings.IRCLOGGER_BOT:
         checks["bot"] = _bot_check()
     healthy = all(_passed(result) for result in checks.values())

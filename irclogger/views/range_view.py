@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from irclogger.lines import render_log, rows
+from irclogger.lines import render_log
 from irclogger.models import Line, LineQuerySet
 from irclogger.params import day_bounds, parse_id
 from irclogger.views._common import (
@@ -30,7 +30,7 @@ def date_range(
     after = parse_id(request.GET.get("after"))
     if after is not None:
         lines = _after_line(lines, after)
-    page = list(rows(lines[: settings.RANGE_PAGE_SIZE + 1]))
+    page = list(lines[: settings.RANGE_PAGE_SIZE + 1].rows())
     has_more = len(page) > settings.RANGE_PAGE_SIZE
     page = page[: settings.RANGE_PAGE_SIZE]
     context = {
