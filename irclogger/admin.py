@@ -3,9 +3,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from irclogger.kinds import REDACTED
 from irclogger.models import Channel, Line, Membership, Network
-
-REDACTED = "[redacted]"
 
 
 @admin.register(Network)

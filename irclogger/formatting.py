@@ -36,12 +36,16 @@ _TOGGLES = {
 
 # One formatting code with its arguments, or one other control byte.
 # Two digits are always taken when present; a comma counts only when a digit
-# follows it (the spec: "\x0304," keeps the comma as text).
-_CODE = re.compile(
-    r"\x03(?:[0-9]{1,2}(?:,[0-9]{1,2})?)?"
-    r"|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
-    r"|[\x00-\x1f\x7f]"
+# follows it (the spec: "\x0304," keeps the comma as text). PostgreSQL's
+# regular expressions read it the same way: the search index strips codes with
+# it (models.py), so changing it means a migration of the stored vector.
+CODE_PATTERN = (
+    r"\x03([0-9]{1,2}(,[0-9]{1,2})?)?"
+    r"|\x04([0-9a-fA-F]{6}(,[0-9a-fA-F]{6})?)?"
+    r"|[\x01-\x1f\x7f]"
 )
+# PostgreSQL text never holds NUL, so only the Python side meets it: dropped too.
+_CODE = re.compile(CODE_PATTERN + r"|\x00")
 
 # Colour 99 is "the default colour": setting it clears the colour.
 _DEFAULT_COLOUR = 99

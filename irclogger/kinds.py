@@ -22,3 +22,8 @@ class LineKind(models.TextChoices):
 
 # Kinds hidden by "hide joins/parts" and folded into one summary line.
 PRESENCE_KINDS = frozenset({LineKind.JOIN, LineKind.PART, LineKind.QUIT, LineKind.NICK})
+
+
+# The text stored in place of what a line said: the admin's redact action, and
+# the bot's lines of a channel's excluded nicks.
+REDACTED = "[redacted]"

@@ -19,18 +19,13 @@ from django.db.models.functions import Upper
 
 # LineKind is defined in kinds.py (rendering reads it without the ORM); the
 # bot and the importers import it from here with the models.
+from irclogger.formatting import CODE_PATTERN
 from irclogger.kinds import LineKind as LineKind
 from irclogger.params import day_bounds, parse_zone
 
 # The text search configuration used by the stored vector and by queries;
 # they must match or nothing is found.
 SEARCH_CONFIG = "english"
-
-# Formatting codes would glue colour digits to words ("\x0304error" would be
-# indexed as "04error"); the same pattern as irclogger.formatting.strip_irc.
-_FORMATTING_PATTERN = (
-    r"\x03([0-9]{1,2}(,[0-9]{1,2})?)?|\x04([0-9a-fA-F]{6}(,[0-9a-fA-F]{6})?)?|[\x01-\x1f\x7f]"
-)
 
 # Marks around a search match inside a headline; private-use code points
 # that IRC text will not contain, swapped for <mark> after escaping.
@@ -180,7 +175,11 @@ class LineQuerySet(models.QuerySet["Line"]):
 
     def latest_live_id(self) -> int:
         """The newest live line's id, 0 if none: where a page's stream resumes."""
-        return self.after(0).order_by("-id").values_list("id", flat=True).first() or 0
+        return self.live_ids_newest_first().first() or 0
+
+    def live_ids_newest_first(self) -> "models.QuerySet[Line, int]":
+        """For latest_live_id, and for the hub, which runs it on its own connection."""
+        return self.after(0).order_by("-id").values_list("id", flat=True)
 
     def search(self, query: str) -> "LineQuerySet":
         """Web-search syntax ("quoted phrase", or, -not); never a syntax error."""
@@ -217,10 +216,14 @@ def clean_search_query(query: str) -> str:
 
 
 def _stripped_text() -> Func:
-    """The line's text without formatting codes, in SQL (for the index and snippets)."""
+    """The line's text without formatting codes, in SQL (for the index and snippets).
+
+    Without it, colour digits would glue to words: "\\x0304error" would be
+    indexed as "04error".
+    """
     return Func(
         models.F("text"),
-        Value(_FORMATTING_PATTERN),
+        Value(CODE_PATTERN),
         Value(" "),
         Value("g"),
         function="regexp_replace",

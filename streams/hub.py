@@ -346,7 +346,7 @@ class Hub:
         return [c for ring in self.rings.values() for c in ring.clients if c.waiter is not None]
 
     def _latest_id(self) -> int:
-        rows = self._query(Line.objects.after(0).order_by("-id").values_list("id")[:1])
+        rows = self._query(Line.objects.live_ids_newest_first()[:1])
         return int(rows[0][0]) if rows else 0
 
     def _catch_up(self, floor: int) -> None:

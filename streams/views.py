@@ -10,11 +10,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django.db import connection
 from django.http import HttpRequest, StreamingHttpResponse
 
 from irclogger import ops_log
 from irclogger.access import get_channel
+from irclogger.geventpool import release_connection
 from irclogger.metrics import LINES_DELIVERED, STREAMS_OPEN, STREAMS_OPEN_PER_WORKER, STREAMS_OPENED
 from irclogger.models import Line
 from irclogger.params import parse_id
@@ -61,7 +61,7 @@ class ChannelStream(StreamingSseView):
         opened, reason = time.monotonic(), "error"
         try:
             replay = self._replay(client, requested)
-            _release_connection()
+            release_connection()  # an open stream holds no connection
             yield replay
             yield from hub.follow(client)
             reason = "ended"  # overflow, maximum life or shutdown: the client retries
@@ -90,14 +90,6 @@ class ChannelStream(StreamingSseView):
         client.sent = len(lines)
         LINES_DELIVERED.inc(len(lines))
         return b"".join(line_frame(line) for line in lines)
-
-
-def _release_connection() -> None:
-    # Back to the pool (django-db-geventpool's close() returns it): a waiting
-    # stream must hold no connection (docs/DESIGN.md, trap 1). Inside a test's
-    # atomic block closing would break the test transaction instead.
-    if not connection.in_atomic_block:
-        connection.close()
 
 
 stream = ChannelStream.as_view()

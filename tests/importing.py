@@ -4,8 +4,9 @@ import datetime as dt
 from pathlib import Path
 
 from irclogger.importers import FORMATS, ImportSummary, import_files
-from irclogger.importers.base import UTC, Clock, Unparsable
+from irclogger.importers.base import Clock, Unparsable
 from irclogger.models import Channel, Line
+from irclogger.params import UTC
 
 
 def parse(

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from irclogger.encoding import decode
-from irclogger.importers.base import UTC, Clock, Unparsable, file_date
+from irclogger.importers.base import Clock, Unparsable, file_date
+from irclogger.params import UTC
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

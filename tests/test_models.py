@@ -1,9 +1,11 @@
 import datetime as dt
+import re
 import zoneinfo
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from irclogger.formatting import CODE_PATTERN, strip_irc
 from irclogger.models import Channel, Line, Network
 from tests.conftest import NOON, say
 
@@ -107,3 +109,41 @@ def test_it_replays_from_the_index_of_live_lines(public_channel: Channel) -> Non
         cursor.execute("SET LOCAL enable_bitmapscan = off")
     plan = public_channel.lines.after(0).explain()
     assert "line_channel_id" in plan
+
+
+# Codes whose arguments are easy to read differently: two digits at most, a
+# comma only before a digit, six hex digits or none, stray control bytes.
+CODED_TEXTS = [
+    "\x0304error",
+    "\x03123",
+    "\x0304,05on red",
+    "\x0304,text",
+    "\x03,5",
+    "\x04FF00FFpink",
+    "\x04ff00ff,00FF00on green",
+    "\x04FF00F short",
+    "\x02bold\x02 \x1ditalic\x1d \x1funder\x1f \x0freset \x16rev \x11mono \x1estrike",
+    "\x01ACTION waves\x01",
+    "del\x7fete",
+]
+
+
+def test_it_strips_codes_in_postgresql_as_the_formatter_does(db: None) -> None:
+    # The search index strips with the formatter's pattern; both engines must
+    # read it alike, or a word is indexed differently from how it shows.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT regexp_replace(t, %s, ' ', 'g') FROM unnest(%s::text[]) WITH ORDINALITY"
+            " AS u(t, n) ORDER BY n",
+            [CODE_PATTERN, CODED_TEXTS],
+        )
+        in_sql = [row[0] for row in cursor.fetchall()]
+    assert in_sql == [re.sub(CODE_PATTERN, " ", text) for text in CODED_TEXTS]
+    assert [strip_irc(text) for text in CODED_TEXTS] == [
+        re.sub(CODE_PATTERN, "", text) for text in CODED_TEXTS
+    ]
+
+
+def test_it_finds_a_word_that_follows_a_colour_code(public_channel: Channel) -> None:
+    coloured = say(public_channel, "\x0304error\x03 in the build")
+    assert list(Line.objects.search("error")) == [coloured]

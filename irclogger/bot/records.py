@@ -13,9 +13,7 @@ from typing import Any
 
 from irc.strings import lower as irc_lower
 
-from irclogger.models import LineKind
-
-REDACTED = "[redacted]"
+from irclogger.kinds import REDACTED, LineKind
 
 # Kinds whose text a user typed; the no-log prefix applies to these.
 _SPOKEN = frozenset({LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE})

@@ -11,13 +11,14 @@ import logging
 import gevent
 import gevent.event
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.db.models import Prefetch
 
 from irclogger.bot.client import NetworkBot, NetworkConfig
 from irclogger.bot.health import forget, set_connected
 from irclogger.bot.records import ChannelConfig
 from irclogger.bot.writer import LineWriter
+from irclogger.geventpool import release_connection
 from irclogger.models import Channel, Network
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,7 @@ class Supervisor:
         try:
             configs = load_networks()
         finally:
-            # Back to the pool: the supervisor sleeps between polls.
-            connection.close()
+            release_connection()  # the supervisor sleeps between polls
         self.apply(configs)
 
     def apply(self, configs: dict[int, NetworkConfig]) -> None:

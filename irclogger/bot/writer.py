@@ -17,9 +17,10 @@ from collections.abc import Iterable
 import gevent
 import gevent.event
 from django.conf import settings
-from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, transaction
 
 from irclogger.bot.records import PendingLine
+from irclogger.geventpool import release_connection
 from irclogger.metrics import LINES_WRITTEN
 from irclogger.models import NICK_MAX_LENGTH, Channel, Line, LineKind
 from irclogger.publish import write_lines
@@ -107,18 +108,18 @@ class LineWriter:
                 written = _write(batch)
             except IntegrityError:
                 # A channel deleted in the admin while its lines were queued.
-                _release_connection()
+                release_connection()
                 written = _write(_existing_channels_only(batch))
             except (DataError, ValueError):
                 # A line the database (or psycopg2: NUL) refuses would block
                 # every line behind it.
-                _release_connection()
+                release_connection()
                 written = _write_one_by_one(batch)
         except BaseException:
             self.dropped.update(dropped)
             raise
         finally:
-            _release_connection()
+            release_connection()
         # Only put() ran meanwhile, and it appends: the front is this batch.
         for _ in range(size):
             self.buffer.popleft()
@@ -177,7 +178,7 @@ def _write_one_by_one(batch: list[PendingLine]) -> int:
             written += _write([item])
         except (DataError, ValueError):
             log.exception("The database refused a line; not recorded: %r", item)
-            _release_connection()
+            release_connection()
     return written
 
 
@@ -190,15 +191,3 @@ def _existing_channels_only(batch: list[PendingLine]) -> list[PendingLine]:
     kept = [item for item in batch if item.channel_id in existing]
     log.warning("%d lines of deleted channels not written", len(batch) - len(kept))
     return kept
-
-
-def _release_connection() -> None:
-    # Give the connection back to the pool between batches: the writer must
-    # not pin one of the few pooled connections the pages need. Inside a
-    # caller's transaction (a test's) the connection is the caller's to close.
-    if connection.in_atomic_block:
-        return
-    try:
-        connection.close()
-    except DatabaseError:
-        log.debug("closing a broken connection failed", exc_info=True)

@@ -1,8 +1,11 @@
-"""The pooled database engine (base.py), and connections kept out of the pool."""
+"""The pooled database engine (base.py): giving a connection back, and connections outside it."""
 
+import logging
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connection, connections
+
+log = logging.getLogger(__name__)
 
 # The pool's own options, which libpq would refuse.
 POOL_OPTIONS = ("MAX_CONNS", "REUSE_CONNS", "cursor_factory")
@@ -20,3 +23,20 @@ def direct_connection_params(application_name: str) -> dict[str, Any]:
         params.pop(key, None)
     params["application_name"] = application_name
     return params
+
+
+def release_connection() -> None:
+    """Give this greenlet's connection back to the pool before it waits.
+
+    django-db-geventpool's close() returns it. Whatever waits long (an open
+    stream, the bot's writer and supervisor between rounds) must hold none,
+    or a few of them empty the pool and every page hangs (docs/DESIGN.md,
+    trap 1). Inside a caller's transaction (a test's) the connection is the
+    caller's: closing it there would break that transaction.
+    """
+    if connection.in_atomic_block:
+        return
+    try:
+        connection.close()
+    except DatabaseError:
+        log.debug("closing a broken connection failed", exc_info=True)

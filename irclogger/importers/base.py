@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from irclogger.models import LineKind
-
-UTC = dt.UTC
+from irclogger.params import UTC
 
 MONTHS = {
     name: number

@@ -29,9 +29,10 @@ from tqdm import tqdm
 
 from irclogger.bulk import copy_text
 from irclogger.importers import store
-from irclogger.importers.base import UTC, Clock, Entry, Format, Parser, Refused, Unparsable
+from irclogger.importers.base import Clock, Entry, Format, Parser, Refused, Unparsable
 from irclogger.importers.detect import FORMATS, detect, head, lines, open_log
 from irclogger.models import NICK_MAX_LENGTH, Channel
+from irclogger.params import UTC
 
 # What irclogger.bulk.copy_text changes: characters COPY's text format gives
 # a meaning, and NUL. They are rare in IRC text: one search per line finds

@@ -23,13 +23,13 @@ from irclogger.importers.base import (
     QUIT,
     SYSTEM,
     TOPIC,
-    UTC,
     Clock,
     Entry,
     Format,
     Unparsable,
     strip_mode,
 )
+from irclogger.params import UTC
 
 TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})Z)?")
 # The head of a line, for sniffing.
