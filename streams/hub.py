@@ -268,16 +268,33 @@ class Hub:
 
     def step(self, timeout: float = PING_SECONDS) -> int:
         """Wait for notifications once and deliver them; return how many lines."""
-        try:
-            wait_read(self.conn.fileno(), timeout=timeout)
-        except TimeoutError:
-            with self.conn.cursor() as cursor:
-                cursor.execute("SELECT 1")
-            return 0
+        if not self.conn.notifies:
+            try:
+                wait_read(self.conn.fileno(), timeout=timeout)
+            except TimeoutError:
+                self.ping()
+        return self.drain()
+
+    def ping(self) -> None:
+        with self.conn.cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+    def drain(self) -> int:
+        """Deliver every notification received, including those a query read.
+
+        Any query on this connection (the line fetch, the ping) parses the
+        notifications that arrive meanwhile into ``conn.notifies``; the socket
+        then has nothing left to read, so they must be taken here, before
+        the next wait, or they would wait for the next line anywhere.
+        """
+        delivered = 0
         self.conn.poll()
-        payloads = [notify.payload for notify in self.conn.notifies]
-        del self.conn.notifies[:]
-        return self.handle(payloads)
+        while self.conn.notifies:
+            payloads = [notify.payload for notify in self.conn.notifies]
+            del self.conn.notifies[:]
+            delivered += self.handle(payloads)
+            self.conn.poll()
+        return delivered
 
     def handle(self, payloads: Iterable[str]) -> int:
         wanted = []
