@@ -1,19 +1,17 @@
 # irclogger: the index of every command. `make run` and `make test` are all a
 # newcomer needs; both set up the virtualenv and the database themselves.
+# A target's `## ` comment is its line in `make help`: new targets list themselves.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help setup db run test test-fast lint format bench bench-quick migrations-check clean nginxconf
+.PHONY: help setup db run superuser test test-fast lint format migrations-check nginxconf bench bench-quick stop-db clean
 
-help:
-	@echo "make run        start irclogger on http://127.0.0.1:8000/ with demo logs"
-	@echo "make test       run the whole test suite (unit + end-to-end)"
-	@echo "make lint       ruff check, ruff format --check, mypy, import-linter"
-	@echo "make bench      the benchmark; results in bench/RESULTS.md"
-	@echo "make nginxconf  render conf/nginx/ into var/nginx (README, Deploy)"
+help: ## list every target (this list)
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
+		awk -F'\t' '{ printf "make %-18s %s\n", $$1, $$2 }'
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,52 +20,52 @@ $(STAMP): requirements.txt requirements-dev.txt
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-setup: $(STAMP)
+setup: $(STAMP) ## the virtualenv in .venv, with requirements-dev.txt installed
 
-db: setup
+db: setup ## migrate the database and load the demo logs
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo
 
-run: db
+run: db ## start irclogger on http://127.0.0.1:8000/ with demo logs
 	@echo "irclogger on http://127.0.0.1:8000/  (admin: make superuser)"
 	$(VENV)/bin/gunicorn -c conf/gunicorn.py
 
-superuser: setup
+superuser: setup ## create an admin login
 	$(PY) manage.py createsuperuser
 
-test: setup
+test: setup ## run the whole test suite (unit + end-to-end)
 	$(PY) -m pytest
 
-test-fast: setup
+test-fast: setup ## the tests that start no external process
 	$(PY) -m pytest -m "not e2e"
 
-lint: setup
+lint: setup ## ruff check, ruff format --check, mypy, import-linter
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports --no-logo
 
-format: setup
+format: setup ## fix what ruff can fix, and format
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-migrations-check: setup
+migrations-check: setup ## fail when a model change has no migration
 	$(PY) manage.py makemigrations --check --dry-run
 
 # Render conf/nginx/ into $(NGINX_OUT); pass options, e.g.
 # make nginxconf NGINXCONF_ARGS="--server-name logs.example.org --cert … --key …"
 NGINX_OUT ?= var/nginx
-nginxconf: setup
+nginxconf: setup ## render conf/nginx/ into var/nginx (README, Deploy)
 	$(PY) manage.py nginxconf --out $(NGINX_OUT) $(NGINXCONF_ARGS)
 
-bench: setup
+bench: setup ## the benchmark; results in bench/RESULTS.md
 	$(PY) -m bench.run
 
-bench-quick: setup
+bench-quick: setup ## a shorter benchmark run
 	$(PY) -m bench.run --quick
 
-stop-db: setup
+stop-db: setup ## stop the embedded PostgreSQL
 	$(PY) -c "from irclogger import devdb; devdb.stop()"
 
-clean: stop-db
+clean: stop-db ## stop the database, remove var/ and the collected static files
 	rm -rf var staticfiles

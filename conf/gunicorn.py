@@ -1,7 +1,11 @@
 """gunicorn settings for irclogger: gevent workers that hold thousands of streams.
 
 Every value can be overridden from the environment (GUNICORN_*), so a
-deployment changes numbers without editing this file.
+deployment changes numbers without editing this file. They are read here, not
+in irclogger/settings.py: gunicorn's master reads this file and must not load
+Django, whose settings start the embedded PostgreSQL and connect to it when
+DATABASE_URL is unset, before post_fork has patched psycopg2 (docs/DESIGN.md,
+trap 2). The rest of the environment is read in settings.
 """
 
 import os

@@ -16,6 +16,8 @@ DATABASE_NAME = "irclogger"
 
 
 def data_dir() -> Path:
+    # Read here, not in settings: settings calls this module to find its
+    # database, and `make stop-db` runs it without Django.
     return Path(os.environ.get("IRCLOGGER_PGDATA", DEFAULT_DATA_DIR))
 
 

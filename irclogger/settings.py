@@ -114,6 +114,10 @@ DATABASES = {
         "TEST": {"NAME": env_str("TEST_DB_NAME", "test_irclogger")},
     }
 }
+# What pg_stat_activity calls this service's connections. libpq reads
+# PGAPPNAME itself for the pool's; the connections outside the pool (the hub's
+# LISTEN) are named after it.
+DATABASE_APPLICATION_NAME = env_str("PGAPPNAME", "irclogger")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -136,6 +140,19 @@ LOGOUT_REDIRECT_URL = "/"
 # Lines per page of a range view and per search page.
 RANGE_PAGE_SIZE = env_int("RANGE_PAGE_SIZE", 2000, minimum=10)
 SEARCH_PAGE_SIZE = env_int("SEARCH_PAGE_SIZE", 50, minimum=5)
+
+# The live streams (streams.hub). Frames kept per channel: how far a client
+# may fall behind before it is dropped (it reconnects and replays from
+# PostgreSQL); the same as the replay limit, so a dropped client can always
+# resume without a reload.
+STREAM_RING_SIZE = env_int("STREAM_RING_SIZE", 1000, minimum=10)
+# Seconds between keep-alive comments; tests of proxies' read timeouts
+# shorten it (the reason for 15 is in streams.hub).
+STREAM_KEEPALIVE_SECONDS = env_int("STREAM_KEEPALIVE_SECONDS", 15, minimum=1)
+# Where each gunicorn worker writes its metrics for /metrics to add up.
+# conf/gunicorn.py sets it in the master (a fresh temporary directory when
+# unset) before any worker loads these settings; prometheus_client reads it too.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
 
 # The IRC logging bot (irclogger.bot). With IRCLOGGER_BOT on, the gunicorn
 # service runs it in one worker at a time, elected by an advisory lock;

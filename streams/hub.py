@@ -15,7 +15,6 @@ The loops (``run_listener``, ``run_ticker``) only repeat small steps
 
 import contextlib
 import logging
-import os
 import random
 import socket
 import time
@@ -25,12 +24,12 @@ from typing import Any, NamedTuple
 import gevent
 import psycopg2
 import psycopg2.extensions
+from django.conf import settings
 from django.utils import timezone
 from gevent.hub import Waiter, get_hub
 from gevent.socket import wait_read
 
 from irclogger import health
-from irclogger.env import env_int
 from irclogger.geventpool import direct_connection_params
 from irclogger.metrics import (
     HUB_CONNECTED,
@@ -55,11 +54,11 @@ log = logging.getLogger(__name__)
 # Frames kept per channel: how far a client may fall behind before it is
 # dropped (it reconnects and replays from PostgreSQL). The same as the
 # replay limit, so a dropped client can always resume without a reload.
-RING_SIZE = env_int("STREAM_RING_SIZE", 1000, minimum=10)
+RING_SIZE = settings.STREAM_RING_SIZE
 # A keep-alive comment every 15 s: below the polyfill's 45 s heartbeat
 # timeout and nginx's 60 s proxy_read_timeout (docs/DESIGN.md, trap 6).
 # STREAM_KEEPALIVE_SECONDS shortens it for tests of proxies' read timeouts.
-KEEPALIVE_SECONDS = float(env_int("STREAM_KEEPALIVE_SECONDS", 15, minimum=1))
+KEEPALIVE_SECONDS = float(settings.STREAM_KEEPALIVE_SECONDS)
 # The ticker's beat: how soon a worker shutdown ends its streams, and how
 # often delivery counts reach the metrics.
 TICK_SECONDS = 1.0
@@ -241,7 +240,7 @@ class Hub:
         """Open the LISTEN connection, then catch up on what it missed."""
         # Named after the service (libpq's PGAPPNAME, as the pool's connections
         # are), so pg_stat_activity tells which service's hub this is.
-        name = os.environ.get("PGAPPNAME", "irclogger") + "-hub"
+        name = settings.DATABASE_APPLICATION_NAME + "-hub"
         conn = psycopg2.connect(**direct_connection_params(name))
         conn.autocommit = True
         with conn.cursor() as cursor:

@@ -1,7 +1,6 @@
 """For the operators: /healthz for load balancers and systemd, /metrics for Prometheus."""
 
 import hmac
-import os
 from typing import Any
 
 from django.conf import settings
@@ -99,7 +98,7 @@ def _may_read_metrics(request: HttpRequest) -> bool:
 def _registry() -> CollectorRegistry:
     # Under gunicorn (conf/gunicorn.py) every worker writes its values to files in
     # this directory; a scrape served by one worker must add up all of them.
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if not settings.PROMETHEUS_MULTIPROC_DIR:
         return REGISTRY
     registry = CollectorRegistry()
     MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
