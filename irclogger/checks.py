@@ -52,3 +52,16 @@ def check_conn_max_age(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -
                 )
             )
     return errors
+
+
+@register(Tags.security, deploy=True)
+def check_fixed_now(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
+    if settings.FIXED_NOW is not None and not settings.DEBUG:
+        return [
+            Error(
+                "FIXED_NOW stops the clock: every page would show the same day forever.",
+                hint="Unset FIXED_NOW; it is for tests and screenshots.",
+                id="irclogger.E004",
+            )
+        ]
+    return []

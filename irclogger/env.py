@@ -6,6 +6,7 @@ A secret may also come from a file named by ``<NAME>_FILE`` (systemd
 credentials, Docker secrets).
 """
 
+import datetime as dt
 import ipaddress
 import os
 from pathlib import Path
@@ -60,6 +61,17 @@ def env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from exc
+
+
+def parse_fixed_now(raw: str) -> dt.datetime | None:
+    """FIXED_NOW: an ISO 8601 instant (UTC when it names no offset), or empty for none."""
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"FIXED_NOW={raw!r} is not an ISO 8601 date and time") from exc
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

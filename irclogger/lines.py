@@ -7,7 +7,7 @@ milliseconds.
 """
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from html import escape
 from typing import Protocol
 
@@ -85,11 +85,16 @@ def render_line(
     show_date: bool = False,
     body_html: str | None = None,
     href: str | None = None,
+    day_base: str = "",
+    bots: frozenset[str] = frozenset(),
 ) -> str:
     """One ``<li>`` for a line.
 
     ``body_html`` replaces the text (search snippets); ``href`` is where the
-    time links to (the permalink, off the line's own page).
+    time links to (the permalink, off the line's own page); else, with
+    ``day_base`` (the channel's path), the time links to the line on its
+    dated day page, a link that still works tomorrow. ``bots`` are the
+    channel's bot nicks, marked so a reader may hide them.
     """
     local = line.timestamp.astimezone(tz)
     clock = local.strftime("%Y-%m-%d %H:%M:%S" if show_date else "%H:%M:%S")
@@ -111,9 +116,15 @@ def render_line(
         reason=f" ({html})" if line.text else "",
     )
     hl = " hl" if line.id == highlight else ""
-    link = escape(href) if href else f"#L{line.id}"
+    bot = " bot" if bots and line.nick.lower() in bots else ""
+    if href:
+        link = escape(href)
+    elif day_base:
+        link = f"{day_base}{local:%Y-%m-%d}/#L{line.id}"
+    else:
+        link = f"#L{line.id}"
     return (
-        f'<li id="L{line.id}" class="line k-{line.kind}{hl}" data-id="{line.id}">'
+        f'<li id="L{line.id}" class="line k-{line.kind}{hl}{bot}" data-id="{line.id}">'
         f'<a class="ts" href="{link}" title="{line.timestamp.isoformat()}">{clock}</a> '
         f"{body}</li>"
     )
@@ -126,32 +137,58 @@ def render_log(
     hide_presence: bool = False,
     highlight: int | None = None,
     show_date: bool = False,
+    day_base: str = "",
+    separate_days: bool = False,
+    bots: frozenset[str] = frozenset(),
 ) -> SafeString:
-    """The lines of a page, runs of joins/parts/quits folded into one summary."""
+    """The lines of a page, runs of joins/parts/quits folded into one summary.
+
+    ``separate_days`` starts each day with a heading (ranges); the other
+    keywords are render_line's.
+    """
     out: list[str] = []
     run: list[Line] = []
+    day: dt.date | None = None
+
+    def one(line: Line) -> str:
+        return render_line(
+            line, tz, highlight=highlight, show_date=show_date, day_base=day_base, bots=bots
+        )
+
     for line in lines:
+        if separate_days:
+            line_day = line.timestamp.astimezone(tz).date()
+            if line_day != day:
+                _flush_run(out, run, one, highlight)
+                run = []
+                day = line_day
+                out.append(day_separator(line_day, day_base))
         if line.kind in PRESENCE_KINDS:
             if not hide_presence:
                 run.append(line)
             continue
-        _flush_run(out, run, tz, highlight, show_date)
+        _flush_run(out, run, one, highlight)
         run = []
-        out.append(render_line(line, tz, highlight=highlight, show_date=show_date))
-    _flush_run(out, run, tz, highlight, show_date)
+        out.append(one(line))
+    _flush_run(out, run, one, highlight)
     return mark_safe("\n".join(out))  # noqa: S308  (every piece is escaped above)
 
 
+def day_separator(day: dt.date, day_base: str) -> str:
+    """The heading that starts a day inside a range (and, live, at midnight)."""
+    label = f"{day:%A, %Y-%m-%d}"
+    inner = f'<a href="{day_base}{day:%Y-%m-%d}/">{label}</a>' if day_base else label
+    return f'<li class="day-sep" data-day="{day:%Y-%m-%d}"><h2>{inner}</h2></li>'
+
+
 def _flush_run(
-    out: list[str], run: list[Line], tz: dt.tzinfo, highlight: int | None, show_date: bool
+    out: list[str], run: list[Line], one: Callable[[Line], str], highlight: int | None
 ) -> None:
     if len(run) == 1:
-        out.append(render_line(run[0], tz, highlight=highlight, show_date=show_date))
+        out.append(one(run[0]))
     elif run:
         opened = " open" if any(line.id == highlight for line in run) else ""
-        inner = "".join(
-            render_line(line, tz, highlight=highlight, show_date=show_date) for line in run
-        )
+        inner = "".join(one(line) for line in run)
         out.append(
             f'<li class="presence-run"><details{opened}><summary>{presence_summary(run)}'
             f"</summary><ol>{inner}</ol></details></li>"

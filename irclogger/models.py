@@ -99,6 +99,9 @@ class Channel(models.Model):
         validators=[validate_zone],
         help_text="IANA name, e.g. Europe/Berlin: the channel's day boundaries and times",
     )
+    bot_nicks = models.TextField(
+        blank=True, help_text="Nicks of the channel's bots, one per line: readers may hide them"
+    )
 
     objects = ChannelQuerySet.as_manager()
 
@@ -116,6 +119,11 @@ class Channel(models.Model):
     def tz(self) -> dt.tzinfo:
         """The channel's zone; the field's validator keeps it a valid key."""
         return parse_zone(self.timezone)
+
+    @property
+    def bots(self) -> frozenset[str]:
+        """The bot nicks, lower case (IRC nicks ignore case), blanks dropped."""
+        return frozenset(n.strip().lower() for n in self.bot_nicks.splitlines() if n.strip())
 
 
 class Membership(models.Model):

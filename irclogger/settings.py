@@ -16,6 +16,7 @@ from irclogger.env import (
     env_networks,
     env_str,
     parse_database_url,
+    parse_fixed_now,
 )
 
 # Generic Django classes (QuerySet["Line"], ModelAdmin[Line]) at run time.
@@ -153,6 +154,9 @@ STREAM_KEEPALIVE_SECONDS = env_int("STREAM_KEEPALIVE_SECONDS", 15, minimum=1)
 # conf/gunicorn.py sets it in the master (a fresh temporary directory when
 # unset) before any worker loads these settings; prometheus_client reads it too.
 PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", "")
+# A stopped clock for tests and screenshots: what "today" is (ISO 8601,
+# e.g. 2024-03-10T12:00:00+00:00). The checks refuse it with DEBUG off.
+FIXED_NOW = parse_fixed_now(env_str("FIXED_NOW", ""))
 
 # The IRC logging bot (irclogger.bot). With IRCLOGGER_BOT on, the gunicorn
 # service runs it in one worker at a time, elected by an advisory lock;

@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+from django.templatetags.static import static
 from django.urls import include, path, register_converter
+from django.views.generic import RedirectView
 
-from irclogger.views import channel, day, export, index, ops, range_view, search
+from irclogger.views import channel, day, export, index, ops, range_view, search, year, zone
 from irclogger.views.converters import DateConverter
 
 register_converter(DateConverter, "date")
@@ -14,6 +16,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("search/", search.search, name="irc-search"),
+    path("zone/", zone.zone, name="irc-zone"),
+    # Browsers ask for it on pages without <link rel=icon> (the admin's).
+    path("favicon.ico", RedirectView.as_view(url=static("irclogger/favicon.svg"))),
     # Before the channel routes: no network may shadow them.
     path("healthz", ops.healthz, name="ops-healthz"),
     path("metrics", ops.metrics, name="ops-metrics"),
@@ -21,6 +26,8 @@ urlpatterns = [
     path(f"{_channel}/", channel.today, name="irc-today"),
     path(f"{_channel}/search/", search.search, name="irc-channel-search"),
     path(f"{_channel}/line/<int:line_id>/", channel.permalink, name="irc-permalink"),
+    path(f"{_channel}/jump/", channel.jump, name="irc-jump"),
+    path(f"{_channel}/<int:year>/", year.year, name="irc-year"),
     path(f"{_channel}/<date:day>/", day.day, name="irc-day"),
     path(f"{_channel}/<date:day>.txt", export.day_text, name="irc-day-txt"),
     path(f"{_channel}/<date:day>.json", export.day_json, name="irc-day-json"),

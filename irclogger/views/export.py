@@ -24,7 +24,7 @@ _TEXT_SHAPES = {
 
 def day_text(request: HttpRequest, network: str, channel: str, day: dt.date) -> HttpResponse:
     chan = get_channel(request, network, channel)
-    tz = get_tz(request)
+    tz = get_tz(request, chan)
     out = [f"--- Log for {chan.name} on {chan.network.name}, {day.isoformat()} ({tz})"]
     for line in chan.lines.for_day(day, tz).rows():
         out.append(f"{line.timestamp.astimezone(tz):%H:%M:%S} {_as_text(line, chan.name)}")
@@ -43,7 +43,7 @@ def _as_text(line: Line, channel_name: str) -> str:
 
 def day_json(request: HttpRequest, network: str, channel: str, day: dt.date) -> JsonResponse:
     chan = get_channel(request, network, channel)
-    tz = get_tz(request)
+    tz = get_tz(request, chan)
     day_lines = list(chan.lines.for_day(day, tz).rows())
     return JsonResponse(
         {

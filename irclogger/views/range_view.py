@@ -6,14 +6,17 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from irclogger.lines import Line as LineRow
 from irclogger.lines import render_log
 from irclogger.models import Line, LineQuerySet
-from irclogger.params import day_bounds, parse_id
+from irclogger.params import day_bounds, parse_id, zone_name
 from irclogger.views._common import (
+    channel_base,
     get_channel,
     get_tz,
     hide_presence,
     tz_query,
+    zone_context,
 )
 
 MAX_RANGE_DAYS = 31
@@ -22,27 +25,50 @@ MAX_RANGE_DAYS = 31
 def date_range(
     request: HttpRequest, network: str, channel: str, start: dt.date, end: dt.date
 ) -> HttpResponse:
-    """Several days on one page, paginated by (time, id) keyset."""
+    """Several days on one page, paged both ways by (time, id) keyset.
+
+    ``?after=<id>`` is the page after that line, ``?before=<id>`` the page
+    before it.
+    """
     chan = get_channel(request, network, channel)
     _check_range(start, end)
-    tz = get_tz(request)
+    tz = get_tz(request, chan)
     lines = chan.lines.between(*day_bounds(start, end, tz))
-    after = parse_id(request.GET.get("after"))
-    if after is not None:
-        lines = _after_line(lines, after)
-    page = list(lines[: settings.RANGE_PAGE_SIZE + 1].rows())
-    has_more = len(page) > settings.RANGE_PAGE_SIZE
-    page = page[: settings.RANGE_PAGE_SIZE]
+    page = _page(lines, parse_id(request.GET.get("after")), parse_id(request.GET.get("before")))
+    has_later = bool(page) and _after_line(lines, page[-1].id).exists()
+    has_earlier = bool(page) and _before_line(lines, page[0].id).exists()
+    base = channel_base(chan)
     context = {
         "channel": chan,
         "start": start,
         "end": end,
-        "tzq": tz_query(tz),
-        "log_html": render_log(page, tz, hide_presence=hide_presence(request), show_date=True),
+        "tzq": tz_query(request),
+        **zone_context(request, chan, tz),
+        "log_html": render_log(
+            page,
+            tz,
+            hide_presence=hide_presence(request),
+            show_date=True,
+            day_base=base,
+            separate_days=True,
+            bots=chan.bots,
+        ),
         "line_count": len(page),
-        "next_query": tz_query(tz, after=str(page[-1].id)) if has_more else "",
+        "next_query": tz_query(request, after=str(page[-1].id)) if has_later else "",
+        "previous_query": tz_query(request, before=str(page[0].id)) if has_earlier else "",
+        "page_data": {"base": base, "tz": zone_name(tz), "bots": sorted(chan.bots)},
     }
     return render(request, "irclogger/range.html", context)
+
+
+def _page(lines: LineQuerySet, after: int | None, before: int | None) -> list[LineRow]:
+    size = settings.RANGE_PAGE_SIZE
+    if before is not None:
+        earlier = _before_line(lines, before).order_by("-timestamp", "-id")
+        return list(reversed(list(earlier[:size].rows())))
+    if after is not None:
+        lines = _after_line(lines, after)
+    return list(lines[:size].rows())
 
 
 def _check_range(start: dt.date, end: dt.date) -> None:
@@ -52,9 +78,21 @@ def _check_range(start: dt.date, end: dt.date) -> None:
         raise BadRequest(f"A range covers at most {MAX_RANGE_DAYS} days.")
 
 
+def _anchor(line_id: int) -> dt.datetime | None:
+    return Line.objects.filter(id=line_id).values_list("timestamp", flat=True).first()
+
+
 def _after_line(lines: LineQuerySet, line_id: int) -> LineQuerySet:
     """Lines that come after ``line_id`` in reading order (time, then id)."""
-    anchor = Line.objects.filter(id=line_id).values_list("timestamp", flat=True).first()
+    anchor = _anchor(line_id)
     if anchor is None:
         return lines
     return lines.filter(Q(timestamp__gt=anchor) | Q(timestamp=anchor, id__gt=line_id))
+
+
+def _before_line(lines: LineQuerySet, line_id: int) -> LineQuerySet:
+    """Lines that come before ``line_id`` in reading order."""
+    anchor = _anchor(line_id)
+    if anchor is None:
+        return lines
+    return lines.filter(Q(timestamp__lt=anchor) | Q(timestamp=anchor, id__lt=line_id))

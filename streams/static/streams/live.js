@@ -17,7 +17,13 @@
   var params = new URLSearchParams(window.location.search);
   var hidePresence = params.get("presence") === "hide";
   var PRESENCE = { join: 1, part: 1, quit: 1, nick: 1 };
-  var clock = clockIn(params.get("tz"));
+  var dataNode = document.getElementById("page-data");
+  var page = dataNode ? JSON.parse(dataNode.textContent) : {};
+  var zone = page.tz || "UTC";
+  var clock = clockIn(zone);
+  var dayOf = dayIn(zone);
+  var bots = {};
+  (page.bots || []).forEach(function (nick) { bots[nick] = 1; });
   var polyfill = new URL(
     "vendor/event-source-polyfill-1.0.31/eventsource.min.js",
     document.currentScript ? document.currentScript.src : window.location.href
@@ -33,6 +39,14 @@
 
   function setState(name) {
     if (state) state.dataset.state = name;
+  }
+
+  // The calendar day (YYYY-MM-DD) of an ISO time in the page's zone.
+  function dayIn(zone) {
+    var format = new Intl.DateTimeFormat("en-CA", {
+      timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit"
+    });
+    return function (iso) { return format.format(new Date(iso)); };
   }
 
   // Times arrive rendered in UTC; show them in the zone the page is in.
@@ -62,10 +76,14 @@
     var empty = log.querySelector("li.empty");
     if (empty) empty.remove();
     log.insertAdjacentHTML("beforeend", line.html);
-    if (clock) {
-      var ts = log.lastElementChild.querySelector(".ts");
-      if (ts) ts.textContent = clock(line.timestamp);
+    var li = log.lastElementChild;
+    var ts = li.querySelector(".ts");
+    if (ts) {
+      if (clock) ts.textContent = clock(line.timestamp);
+      // The dated day page, as on a reload: a link that still works tomorrow.
+      if (page.base) ts.setAttribute("href", page.base + dayOf(line.timestamp) + "/#L" + line.id);
     }
+    if (bots[(line.nick || "").toLowerCase()]) li.classList.add("bot");
     if (follow) window.scrollTo(0, document.documentElement.scrollHeight);
   }
 
