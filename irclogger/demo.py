@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from irclogger.bulk import LineRow, copy_lines
+from irclogger.kinds import LineKind
 from irclogger.models import Channel, Network
 
 NICKS = [
@@ -212,19 +213,24 @@ def _pick(rng: random.Random, present: set[str]) -> tuple[str, str, str, str]:
     roll = rng.random()
     nick = rng.choice(sorted(present)) if present else rng.choice(NICKS)
     if roll < 0.70:
-        return "message", nick, "", _message(rng)
+        return LineKind.MESSAGE, nick, "", _message(rng)
     if roll < 0.75:
-        return "action", nick, "", "waves at " + rng.choice(NICKS)
+        return LineKind.ACTION, nick, "", "waves at " + rng.choice(NICKS)
     if roll < 0.77:
-        return "notice", "ChanServ", "", "Welcome! Logs are public: https://logs.example.org/"
+        return (
+            LineKind.NOTICE,
+            "ChanServ",
+            "",
+            "Welcome! Logs are public: https://logs.example.org/",
+        )
     if roll < 0.84:
         joiner = rng.choice(NICKS)
         present.add(joiner)
-        return "join", joiner, "", f"~{joiner.lower()[:8]}@user/{joiner}"
+        return LineKind.JOIN, joiner, "", f"~{joiner.lower()[:8]}@user/{joiner}"
     if roll < 0.89 and len(present) > 3:
         present.discard(nick)
         return (
-            rng.choice(["part", "quit"]),
+            rng.choice([LineKind.PART, LineKind.QUIT]),
             nick,
             "",
             rng.choice(["", "Leaving", "Ping timeout: 240 seconds"]),
@@ -233,15 +239,20 @@ def _pick(rng: random.Random, present: set[str]) -> tuple[str, str, str, str]:
         new = nick.rstrip("_") + "_" if not nick.endswith("_") else nick.rstrip("_")
         present.discard(nick)
         present.add(new)
-        return "nick", nick, new, ""
+        return LineKind.NICK, nick, new, ""
     if roll < 0.94:
-        return "topic", nick, "", "Topic of the day: \x02" + " ".join(rng.sample(WORDS, 4)) + "\x02"
+        return (
+            LineKind.TOPIC,
+            nick,
+            "",
+            "Topic of the day: \x02" + " ".join(rng.sample(WORDS, 4)) + "\x02",
+        )
     if roll < 0.96:
         victim = rng.choice(NICKS)
-        return "kick", "ops", victim, "please keep it on topic"
+        return LineKind.KICK, "ops", victim, "please keep it on topic"
     if roll < 0.98:
-        return "mode", "ChanServ", "", f"+o {nick}"
-    return "message", nick, "", rng.choice(SENTENCES)
+        return LineKind.MODE, "ChanServ", "", f"+o {nick}"
+    return LineKind.MESSAGE, nick, "", rng.choice(SENTENCES)
 
 
 def _message(rng: random.Random) -> str:
@@ -272,7 +283,7 @@ def _add_system_lines(channel: Channel, first_day: dt.datetime) -> None:
         LineRow(
             channel.pk,
             gap,
-            "system",
+            LineKind.SYSTEM,
             "",
             "",
             "Connection to the IRC server lost; lines may be missing until it returns",
@@ -282,7 +293,7 @@ def _add_system_lines(channel: Channel, first_day: dt.datetime) -> None:
         LineRow(
             channel.pk,
             gap + dt.timedelta(minutes=4),
-            "system",
+            LineKind.SYSTEM,
             "",
             "",
             "Reconnected to the IRC server",

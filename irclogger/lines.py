@@ -14,7 +14,7 @@ from typing import Protocol
 from django.utils.safestring import SafeString, mark_safe
 
 from irclogger.formatting import nick_colour_class, render_irc
-from irclogger.kinds import PRESENCE_KINDS
+from irclogger.kinds import PRESENCE_KINDS, LineKind
 
 
 class Line(Protocol):
@@ -50,20 +50,20 @@ _WHO = '<span class="who {nick_class}">{before}{nick}{after}</span> <span class=
 _ACTOR = '<span class="{nick_class}">{nick}</span>'
 
 # The body of each kind; {reason} is " (text)" when there is a text.
-_BODIES = {
-    "message": _WHO.replace("{before}", "&lt;").replace("{after}", "&gt;"),
-    "action": _WHO.replace("{before}", "* ").replace("{after}", ""),
-    "notice": _WHO.replace("{before}", "-").replace("{after}", "-"),
-    "join": '<span class="ev">→ ' + _ACTOR + " joined{host}</span>",
-    "part": '<span class="ev">← ' + _ACTOR + " left{reason}</span>",
-    "quit": '<span class="ev">← ' + _ACTOR + " quit{reason}</span>",
-    "nick": '<span class="ev">↔ ' + _ACTOR + " is now known as {target}</span>",
-    "topic": '<span class="ev">✎ '
+_BODIES: dict[str, str] = {
+    LineKind.MESSAGE: _WHO.replace("{before}", "&lt;").replace("{after}", "&gt;"),
+    LineKind.ACTION: _WHO.replace("{before}", "* ").replace("{after}", ""),
+    LineKind.NOTICE: _WHO.replace("{before}", "-").replace("{after}", "-"),
+    LineKind.JOIN: '<span class="ev">→ ' + _ACTOR + " joined{host}</span>",
+    LineKind.PART: '<span class="ev">← ' + _ACTOR + " left{reason}</span>",
+    LineKind.QUIT: '<span class="ev">← ' + _ACTOR + " quit{reason}</span>",
+    LineKind.NICK: '<span class="ev">↔ ' + _ACTOR + " is now known as {target}</span>",
+    LineKind.TOPIC: '<span class="ev">✎ '
     + _ACTOR
     + ' changed the topic to: <span class="msg">{html}</span></span>',
-    "kick": '<span class="ev">⨯ ' + _ACTOR + " kicked {target}{reason}</span>",
-    "mode": '<span class="ev">⚙ ' + _ACTOR + " sets mode {plain}</span>",
-    "system": '<span class="ev sys">— {html}</span>',
+    LineKind.KICK: '<span class="ev">⨯ ' + _ACTOR + " kicked {target}{reason}</span>",
+    LineKind.MODE: '<span class="ev">⚙ ' + _ACTOR + " sets mode {plain}</span>",
+    LineKind.SYSTEM: '<span class="ev sys">— {html}</span>',
 }
 
 
@@ -98,7 +98,7 @@ def render_line(
     """
     local = line.timestamp.astimezone(tz)
     clock = local.strftime("%Y-%m-%d %H:%M:%S" if show_date else "%H:%M:%S")
-    kind = line.kind if line.kind in _BODIES else "system"
+    kind = line.kind if line.kind in _BODIES else LineKind.SYSTEM
     # Only what this kind's body shows is rendered: a day page renders ten
     # thousand lines, joins among them.
     if body_html is not None:
@@ -200,5 +200,10 @@ def presence_summary(run: Sequence[Line]) -> str:
     counts: dict[str, int] = {}
     for line in run:
         counts[line.kind] = counts.get(line.kind, 0) + 1
-    words = {"join": "joined", "part": "left", "quit": "quit", "nick": "renamed"}
+    words: dict[str, str] = {
+        LineKind.JOIN: "joined",
+        LineKind.PART: "left",
+        LineKind.QUIT: "quit",
+        LineKind.NICK: "renamed",
+    }
     return ", ".join(f"{count} {words[kind]}" for kind, count in counts.items())

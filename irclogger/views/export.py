@@ -3,22 +3,23 @@ import datetime as dt
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from irclogger.formatting import strip_irc
+from irclogger.kinds import LineKind
 from irclogger.lines import Line, line_fields
 from irclogger.views._common import get_channel, get_tz
 
 # How each kind reads in a plain-text log, in the style of irssi's logs.
-_TEXT_SHAPES = {
-    "message": "<{nick}> {text}",
-    "action": " * {nick} {text}",
-    "notice": "-{nick}- {text}",
-    "join": "-!- {nick} has joined {channel}",
-    "part": "-!- {nick} has left {channel} [{text}]",
-    "quit": "-!- {nick} has quit [{text}]",
-    "nick": "-!- {nick} is now known as {target}",
-    "topic": "-!- {nick} changed the topic of {channel} to: {text}",
-    "kick": "-!- {target} was kicked from {channel} by {nick} [{text}]",
-    "mode": "-!- mode/{channel} [{text}] by {nick}",
-    "system": "-!- {text}",
+_TEXT_SHAPES: dict[str, str] = {
+    LineKind.MESSAGE: "<{nick}> {text}",
+    LineKind.ACTION: " * {nick} {text}",
+    LineKind.NOTICE: "-{nick}- {text}",
+    LineKind.JOIN: "-!- {nick} has joined {channel}",
+    LineKind.PART: "-!- {nick} has left {channel} [{text}]",
+    LineKind.QUIT: "-!- {nick} has quit [{text}]",
+    LineKind.NICK: "-!- {nick} is now known as {target}",
+    LineKind.TOPIC: "-!- {nick} changed the topic of {channel} to: {text}",
+    LineKind.KICK: "-!- {target} was kicked from {channel} by {nick} [{text}]",
+    LineKind.MODE: "-!- mode/{channel} [{text}] by {nick}",
+    LineKind.SYSTEM: "-!- {text}",
 }
 
 
