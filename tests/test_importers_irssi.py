@@ -3,8 +3,12 @@
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from irclogger.models import Channel, Line
+from tests.clients import irssi, synced
 from tests.importing import import_bytes, parse, stored
+from tests.ircserver import RawClient, ngircd
 
 LOG = """\
 --- Log opened Tue Sep 20 00:01:49 2016
@@ -93,3 +97,47 @@ def test_it_stores_cp1252_lines_next_to_utf8_ones(tmp_path: Path, public_channel
     texts = [line[4] for line in stored(public_channel)]
     assert texts == ["café coûte 5 €", "café in UTF-8 \x0304red\x03"]
     assert Line.objects.filter(imported=True).count() == 2
+
+
+@pytest.mark.e2e
+def test_it_imports_a_log_the_real_irssi_wrote_with_autolog_colors(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    with ngircd(tmp_path) as server:
+        alice = RawClient(server.port, "alice")
+        alice.join("#chan")
+        with irssi(tmp_path, server, "#chan", alice, colors=True) as log:
+            bob = RawClient(server.port, "bob")
+            bob.join("#chan")
+            for line in COLOURED_SESSION:
+                alice.send(line)
+            bob.wait_for(b"NICK :alicia")
+            bob.close()
+            alice.wait_for(b":bob!~bob@127.0.0.1 QUIT")
+            synced(alice, "irssi")
+        raw = log.read_bytes()
+
+    assert b"\x04g" in raw and b"\x04e" in raw  # irssi's theme codes are there
+    summary, reports = import_bytes(tmp_path, "coloured.log", raw, public_channel)
+    assert (summary.unparsable, reports) == (0, [])
+    assert summary.imported == len(raw.splitlines()) - 2  # all but Log opened/closed
+    rows = [row[1:] for row in stored(public_channel)]
+    assert ("message", "alice", "", "plain, \x02bold\x02 and \x0304red\x03 text") in rows
+    assert ("action", "alice", "", "waves \x1dslowly\x1d") in rows
+    assert ("notice", "alice", "", "a notice") in rows
+    assert ("topic", "alice", "", "a \x1fnew\x1f topic") in rows
+    assert ("mode", "alice", "", "+v bob") in rows
+    assert ("join", "bob", "", "~bob@127.0.0.1") in rows
+    assert ("nick", "alice", "alicia", "") in rows
+    assert [row for row in rows if row[0] == "quit"] == [("quit", "bob", "", '"bye"')]
+    assert not any("\x04" in text for *_, text in rows)
+
+
+COLOURED_SESSION = (
+    b"PRIVMSG #chan :plain, \x02bold\x02 and \x0304red\x03 text",
+    b"PRIVMSG #chan :\x01ACTION waves \x1dslowly\x1d\x01",
+    b"NOTICE #chan :a notice",
+    b"TOPIC #chan :a \x1fnew\x1f topic",
+    b"MODE #chan +v bob",
+    b"NICK alicia",
+)

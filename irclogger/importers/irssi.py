@@ -5,6 +5,12 @@
 a common setting) is local time. Events are ``-!- `` lines; unknown ones
 (``Irssi: Join to #c was synced``, ``Topic for #c: …``) are kept as system
 lines.
+
+With ``/set autolog_colors on`` irssi also writes its theme's own codes:
+``\x04`` and one to five characters (a style letter, a colour pair, an
+extended or a 24-bit colour) around every field. They are irssi's, not the
+channel's, and are removed; the text of a message follows irssi's indent
+mark (``\x04e``) and is kept as it came, mIRC formatting codes included.
 """
 
 import datetime as dt
@@ -34,6 +40,12 @@ from irclogger.importers.base import (
 OPENED = re.compile(r"--- Log opened \w+ (\w+) +(\d{1,2}) \d\d:\d\d:\d\d (\d{4})")
 DAY_CHANGED = re.compile(r"--- Day changed \w+ (\w+) +(\d{1,2}) (\d{4})")
 LINE = re.compile(r"(\d\d):(\d\d)(?::(\d\d))? (.*)", re.DOTALL)
+# irssi's theme codes (its formats.h): \x04 then a style letter a-i, a
+# foreground/background pair ('/' = unchanged), an extended colour (a marker
+# and one character) or a 24-bit colour ('#' and four characters).
+THEME_CODE = re.compile(r"\x04(?:[a-i]|#[\s\S]{4}|[.\-,+'&][\s\S]|[/0-?][/0-?])")
+# Where a message's own text starts in a coloured log.
+_INDENT = "\x04e"
 
 _MESSAGE = re.compile(r"<([^>]+)> ?(.*)", re.DOTALL)
 _NOTICE = re.compile(r"-([^\s:!]+?)(?::\S+)?-(?: (.*))?", re.DOTALL)
@@ -66,7 +78,7 @@ class IrssiParser:
         at = self.clock.utc(
             day.year, day.month, day.day, int(match[1]), int(match[2]), int(match[3] or 0)
         )
-        return _body(at, match[4])
+        return _body(at, uncolour(match[4]))
 
     def _marker(self, line: str) -> None:
         match = OPENED.fullmatch(line) or DAY_CHANGED.fullmatch(line)
@@ -77,6 +89,14 @@ class IrssiParser:
                 raise Unparsable(f"impossible date: {exc}") from None
         elif not line.startswith("--- Log closed"):
             raise Unparsable("unknown '---' marker")
+
+
+def uncolour(body: str) -> str:
+    """A line body without irssi's theme codes, the text after its indent mark untouched."""
+    if not body.startswith("\x04"):
+        return body  # written without autolog_colors: every \x04 is the channel's
+    head, _, text = body.partition(_INDENT)
+    return THEME_CODE.sub("", head) + text
 
 
 def _body(at: dt.datetime, body: str) -> Entry:
@@ -114,7 +134,9 @@ def _event(at: dt.datetime, text: str) -> Entry:
 
 def sniff(path: Path, head: list[str]) -> int:
     markers = sum(3 for line in head if OPENED.fullmatch(line) or DAY_CHANGED.fullmatch(line))
-    lines = sum(1 for line in head if (match := LINE.fullmatch(line)) and _looks_irssi(match[4]))
+    lines = sum(
+        1 for line in head if (match := LINE.fullmatch(line)) and _looks_irssi(uncolour(match[4]))
+    )
     return markers + lines if markers else 0
 
 
