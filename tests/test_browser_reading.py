@@ -199,3 +199,64 @@ def test_the_skip_link_comes_first_and_leads_to_the_log(
         assert page.locator(".skip").is_visible()
         page.keyboard.press("Enter")
         assert page.url.endswith("#log")
+
+
+# ---- calendar and range -----------------------------------------------------
+
+
+def test_the_calendar_moves_through_active_months_and_shows_the_year(
+    server: Gunicorn, public_channel: Channel
+) -> None:
+    say(public_channel, "december", at=dt.datetime(2023, 12, 24, 9, tzinfo=dt.UTC))
+    for n in range(3):
+        say(public_channel, f"busy {n}", at=NOON + dt.timedelta(minutes=n))
+    say(public_channel, "june", at=dt.datetime(2024, 6, 2, 9, tzinfo=dt.UTC))
+    connection.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(server.url + DAY)
+        assert page.locator(".calendar caption").inner_text() == "March 2024"
+        page.click(".month-prev")  # January and February were quiet
+        assert page.locator(".calendar caption").inner_text() == "December 2023"
+        page.click(".month-next")
+        page.click(".month-next")
+        assert page.locator(".calendar caption").inner_text() == "June 2024"
+        page.click("text=2024 at a glance")
+        assert page.locator(".heat caption").count() == 12
+        busiest = page.locator("td.heat-4 a")
+        assert busiest.inner_text() == "10"
+        assert busiest.get_attribute("aria-label") == "10 March: 3 lines"
+        assert page.locator("td.heat-2 a, td.heat-1 a").count() == 1  # 2 June
+        busiest.click()
+        assert page.url.endswith(DAY)
+        page.fill("#jump-day", "2023-12-24")
+        page.click(".jump button")
+        assert page.url.endswith("/libera/python/2023-12-24/")
+
+
+def test_the_range_view_pages_both_ways_with_day_separators(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    for n in range(30):
+        say(public_channel, f"hour {n}", at=NOON + dt.timedelta(hours=n))
+    connection.close()
+    with gunicorn(tmp_path, RANGE_PAGE_SIZE="10") as server, chromium() as browser:
+        page = browser.new_page()
+        page.goto(server.url + DAY)
+        page.click("text=Week to this day")
+        assert page.url.endswith("/libera/python/2024-03-04..2024-03-10/")
+        page.goto(server.url + DAY)
+        page.click("text=March 2024 on one page")
+        assert page.url.endswith("/libera/python/2024-03-01..2024-03-31/")
+        assert page.locator("#log li.line").count() == 10
+        assert page.locator("a[rel=prev]", has_text="Earlier").count() == 0
+        page.click("a[rel=next]")  # 22:00 on the 10th to 07:00 on the 11th
+        seps = page.locator("#log .day-sep h2").all_inner_texts()
+        assert seps == ["Sunday, 2024-03-10", "Monday, 2024-03-11"]
+        page.click("a[rel=next]")
+        assert page.locator("a[rel=next]").count() == 0
+        page.click("a[rel=prev]")
+        assert page.locator("#log li.line .msg").first.inner_text() == "hour 10"
+        page.click("a[rel=prev]")
+        assert page.locator("#log li.line .msg").first.inner_text() == "hour 0"
+        assert page.locator("a[rel=prev]", has_text="Earlier").count() == 0

@@ -58,9 +58,9 @@ def test_it_lists_the_index_in_a_fixed_number_of_queries(
         assert member_client.get("/").status_code == 200
 
 
-# A day: the channel, its lines, the previous and the next active day, the
-# month's active days.
-DAY_QUERIES = 5
+# A day: the channel, its lines, the nearest active days around the day and
+# around its month (one query), the month's active days.
+DAY_QUERIES = 4
 # Today's page also reads the id its stream resumes from.
 TODAY_QUERIES = DAY_QUERIES + 1
 

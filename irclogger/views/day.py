@@ -1,5 +1,6 @@
 import calendar
 import datetime as dt
+from dataclasses import dataclass
 
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
@@ -34,6 +35,7 @@ def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResp
     base = channel_base(channel)
     channel.topic_html = render_irc(channel.topic)  # type: ignore[attr-defined]
     tzq = tz_query(request)
+    nearby = _nearby_days(channel, day, tz)
     context = {
         "channel": channel,
         "day": day,
@@ -50,9 +52,9 @@ def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResp
         "line_count": len(lines),
         "hide_presence": hide_presence(request),
         "presence_toggle": tz_query(request, presence="" if hide_presence(request) else "hide"),
-        "previous_day": _active_day(channel, day, tz, before=True),
-        "next_day": _active_day(channel, day, tz, before=False),
-        "calendar": month_calendar(channel, day, tz, tzq),
+        "previous_day": nearby.previous_day,
+        "next_day": nearby.next_day,
+        "calendar": month_calendar(channel, day, tz, tzq, nearby),
         "week_start": day - dt.timedelta(days=6),
         "is_today": is_today,
         # Where the page's stream resumes, closing the render-to-connect gap.
@@ -68,15 +70,44 @@ def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResp
     return render(request, "irclogger/day.html", context)
 
 
-def _active_day(channel: Channel, day: dt.date, tz: dt.tzinfo, *, before: bool) -> dt.date | None:
-    """The nearest earlier (or later) day on which anything was said."""
-    if before:
-        lines = channel.lines.filter(timestamp__lt=day_start(day, tz)).order_by("-timestamp")
-    else:
-        next_start = day_start(day + dt.timedelta(days=1), tz)
-        lines = channel.lines.filter(timestamp__gte=next_start).order_by("timestamp")
-    stamp = lines.values_list("timestamp", flat=True).first()
-    return stamp.astimezone(tz).date() if stamp else None
+@dataclass(frozen=True)
+class NearbyDays:
+    """The nearest days with lines before and after a day, and before and after its month."""
+
+    previous_day: dt.date | None
+    next_day: dt.date | None
+    previous_month_day: dt.date | None
+    next_month_day: dt.date | None
+
+
+def _nearby_days(channel: Channel, day: dt.date, tz: dt.tzinfo) -> NearbyDays:
+    # One query, four index probes on (channel, timestamp): max before, min after.
+    first, last = _month_of(day)
+    bounds = [
+        day_start(day, tz),
+        day_start(day + dt.timedelta(days=1), tz),
+        day_start(first, tz),
+        day_start(last + dt.timedelta(days=1), tz),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT
+              (SELECT max(timestamp) FROM irclogger_line WHERE channel_id = %s AND timestamp < %s),
+              (SELECT min(timestamp) FROM irclogger_line WHERE channel_id = %s AND timestamp >= %s),
+              (SELECT max(timestamp) FROM irclogger_line WHERE channel_id = %s AND timestamp < %s),
+              (SELECT min(timestamp) FROM irclogger_line WHERE channel_id = %s AND timestamp >= %s)
+            """,
+            [value for bound in bounds for value in (channel.pk, bound)],
+        )
+        row = cursor.fetchone()
+    days = [stamp.astimezone(tz).date() if stamp else None for stamp in row or (None,) * 4]
+    return NearbyDays(*days)
+
+
+def _month_of(day: dt.date) -> tuple[dt.date, dt.date]:
+    first = day.replace(day=1)
+    return first, first.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
 def _active_days(channel: Channel, first: dt.date, last: dt.date, tz: dt.tzinfo) -> set[dt.date]:
@@ -97,7 +128,9 @@ def _active_days(channel: Channel, first: dt.date, last: dt.date, tz: dt.tzinfo)
         return {row[0] for row in cursor.fetchall()}
 
 
-def month_calendar(channel: Channel, day: dt.date, tz: dt.tzinfo, tzq: str) -> dict[str, object]:
+def month_calendar(
+    channel: Channel, day: dt.date, tz: dt.tzinfo, tzq: str, nearby: NearbyDays
+) -> dict[str, object]:
     """Weeks of the month, each day with a link when it has lines, and the
     nearest active days of the months before and after (month navigation)."""
     weeks = calendar.Calendar().monthdatescalendar(day.year, day.month)
@@ -108,16 +141,14 @@ def month_calendar(channel: Channel, day: dt.date, tz: dt.tzinfo, tzq: str) -> d
         url = reverse("irc-day", kwargs={**base, "day": d}) + tzq if d in active else ""
         return {"date": d, "url": url, "current": d == day, "in_month": d.month == day.month}
 
-    first = day.replace(day=1)
-    last = first.replace(day=calendar.monthrange(day.year, day.month)[1])
+    first, last = _month_of(day)
     return {
         "title": day.strftime("%B %Y"),
         "weeks": [[cell(d) for d in week] for week in weeks],
         "first": first,
         "last": last,
-        # The last active day before this month: the previous active month.
-        "previous": _active_day(channel, first, tz, before=True),
-        "next": _active_day(channel, last, tz, before=False),
+        "previous": nearby.previous_month_day,
+        "next": nearby.next_month_day,
     }
 
 
