@@ -10,8 +10,10 @@ import datetime as dt
 import ipaddress
 import os
 from pathlib import Path
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any
+from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -95,24 +97,29 @@ def env_networks(name: str, default: list[str]) -> list[IPNetwork]:
     return networks
 
 
-def parse_database_url(url: str) -> dict[str, str]:
+def parse_database_url(url: str) -> dict[str, Any]:
     """Read ``postgresql://user:pass@host:port/name?host=/socket/dir``.
 
-    Only PostgreSQL is accepted: the app needs LISTEN/NOTIFY and full-text
-    search, so any other scheme is a configuration error, not a fallback.
+    dj-database-url reads the URL. What it does not do is done here: refuse
+    every scheme but PostgreSQL's (the app needs LISTEN/NOTIFY and full-text
+    search, so another database is a configuration error, not a fallback),
+    and take libpq's ``?host=`` (a socket directory) as the host, where it
+    would leave it among the options. Other query parameters (``sslmode``…)
+    are libpq's connection options.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in {"postgres", "postgresql"}:
-        raise ImproperlyConfigured(f"DATABASE_URL must be postgresql://…, not {parts.scheme!r}")
-    name = unquote(parts.path.lstrip("/"))
-    if not name:
+    scheme = urlsplit(url).scheme
+    if scheme not in {"postgres", "postgresql"}:
+        raise ImproperlyConfigured(f"DATABASE_URL must be postgresql://…, not {scheme!r}")
+    config = dj_database_url.parse(url)
+    if not config.get("NAME"):
         raise ImproperlyConfigured("DATABASE_URL names no database")
-    query = parse_qs(parts.query)
-    host = query.get("host", [parts.hostname or ""])[0]
+    options = dict(config.get("OPTIONS", {}))
+    host = options.pop("host", None) or config.get("HOST") or ""
     return {
-        "NAME": name,
-        "USER": unquote(parts.username or ""),
-        "PASSWORD": unquote(parts.password or ""),
-        "HOST": host,
-        "PORT": str(parts.port or ""),
+        "NAME": str(config["NAME"]),
+        "USER": str(config.get("USER") or ""),
+        "PASSWORD": str(config.get("PASSWORD") or ""),
+        "HOST": str(host),
+        "PORT": str(config.get("PORT") or ""),
+        "OPTIONS": options,
     }

@@ -8,31 +8,36 @@ The middleware reports through ``request_finished()``, the streams code
 through ``stream_opened()`` and ``stream_closed()``.
 """
 
-import datetime as dt
-import json
 import logging
 from typing import Any
+
+import pythonjsonlogger.json
 
 request_log = logging.getLogger("irclogger.request")
 stream_log = logging.getLogger("irclogger.stream")
 
 
-class JsonFormatter(logging.Formatter):
-    """``{"time", "level", "logger", "event", ...fields}`` on one line."""
+class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
+    """``{"time", "level", "logger", "event", ...fields}`` on one line.
 
-    def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {
-            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(
-                timespec="milliseconds"
-            ),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": record.getMessage(),
-        }
-        line.update(getattr(record, "fields", {}))
-        if record.exc_info:
-            line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+    python-json-logger writes the record and the call's ``extra`` fields; the
+    record's attributes get the short names a log shipper reads.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "{levelname}{name}{message}",
+            style="{",
+            rename_fields=_NAMES,
+            timestamp="time",
+        )
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        log_data["level"] = str(log_data["level"]).lower()  # "info", like the other values
+        return log_data
+
+
+_NAMES = {"levelname": "level", "name": "logger", "message": "event", "exc_info": "error"}
 
 
 def request_finished(method: str, path: str, status: int, duration: float, **fields: Any) -> None:
@@ -67,4 +72,4 @@ def stream_closed(
 
 
 def _emit(logger: logging.Logger, event: str, **fields: Any) -> None:
-    logger.info(event, extra={"fields": fields})
+    logger.info(event, extra=fields)

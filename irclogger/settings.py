@@ -98,17 +98,19 @@ def _database_url() -> str:
     return devdb.database_url()
 
 
+_DATABASE_URL = parse_database_url(_database_url())
 DATABASES = {
     "default": {
         # The gevent-aware pool: a greenlet waits for a free connection
         # instead of opening one per request (docs/DESIGN.md, trap 1); bounded
         # even while connections are being opened (irclogger.geventpool).
         "ENGINE": "irclogger.geventpool",
-        **parse_database_url(_database_url()),
+        **_DATABASE_URL,
         # Must be 0 with the pool: the pool, not Django, keeps connections.
         "CONN_MAX_AGE": 0,
         "ATOMIC_REQUESTS": False,
         "OPTIONS": {
+            **_DATABASE_URL["OPTIONS"],
             "MAX_CONNS": env_int("DB_POOL_SIZE", 8, minimum=1),
             "REUSE_CONNS": env_int("DB_POOL_REUSE", 8, minimum=0),
         },

@@ -50,9 +50,16 @@ def test_it_parses_database_urls() -> None:
         "PASSWORD": "p@ss",
         "HOST": "db.example",
         "PORT": "5433",
+        "OPTIONS": {},
     }
     socket = parse_database_url("postgresql://postgres@/irclogger?host=/run/pg")
     assert socket["HOST"] == "/run/pg"
+    assert socket["OPTIONS"] == {}
+
+
+def test_it_passes_libpq_options_on() -> None:
+    config = parse_database_url("postgresql://u@db.example/logs?sslmode=require")
+    assert config["OPTIONS"] == {"sslmode": "require"}
 
 
 @pytest.mark.parametrize("url", ["mysql://u@h/db", "postgresql://u@h/", "sqlite:///x.db"])

@@ -22,7 +22,7 @@ def _records(log: str) -> list[dict[str, Any]]:
 
 def test_it_formats_one_json_object_per_line() -> None:
     record = logging.LogRecord("irclogger.request", logging.INFO, "", 0, "request", (), None)
-    record.fields = {"path": "/a\nb", "status": 200}
+    record.path, record.status = "/a\nb", 200
     line = JsonFormatter().format(record)
     assert "\n" not in line
     assert json.loads(line) | {"time": "t"} == {
