@@ -14,12 +14,12 @@ from django.contrib.postgres.search import (
 )
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Func, Q, Value
+from django.db.models import Func, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Upper
 
 # LineKind is defined in kinds.py (rendering reads it without the ORM); the
 # bot and the importers import it from here with the models.
-from irclogger.formatting import CODE_PATTERN
+from irclogger.formatting import CODE_PATTERN, render_irc
 from irclogger.kinds import LineKind as LineKind
 from irclogger.params import day_bounds, parse_zone
 
@@ -39,6 +39,18 @@ class NetworkQuerySet(models.QuerySet["Network"]):
     def logged_by_bot(self) -> "NetworkQuerySet":
         """Networks the bot connects to: enabled, and with a server to reach."""
         return self.filter(bot_enabled=True).exclude(host="")
+
+    def with_visible_channels(self, user: "User") -> "NetworkQuerySet":
+        """Networks with a channel the user may see, each with ``visible_channels``
+        (by name, each with its ``last_activity``): the index, in two queries."""
+        channels = Channel.objects.visible_to(user).with_last_activity().order_by("name")
+        return (
+            self.filter(channels__in=channels)
+            .distinct()
+            .prefetch_related(
+                models.Prefetch("channels", queryset=channels, to_attr="visible_channels")
+            )
+        )
 
 
 class Network(models.Model):
@@ -82,6 +94,11 @@ class ChannelQuerySet(models.QuerySet["Channel"]):
             return self.filter(Q(is_public=True) | Q(memberships__user=user)).distinct()
         return self.filter(is_public=True)
 
+    def with_last_activity(self) -> "ChannelQuerySet":
+        """Each channel with ``last_activity``: the time of its newest line, or None."""
+        newest = Line.objects.filter(channel=OuterRef("pk")).order_by("-timestamp", "-id")
+        return self.annotate(last_activity=Subquery(newest.values("timestamp")[:1]))
+
 
 class Channel(models.Model):
     network = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="channels")
@@ -114,6 +131,11 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} on {self.network}"
+
+    @property
+    def topic_html(self) -> str:
+        """The topic as safe HTML, formatting codes rendered."""
+        return render_irc(self.topic)
 
     @property
     def tz(self) -> dt.tzinfo:

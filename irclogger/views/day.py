@@ -7,7 +7,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
-from irclogger.formatting import render_irc
 from irclogger.lines import render_log
 from irclogger.models import Channel
 from irclogger.params import day_start, parse_id, zone_name
@@ -33,7 +32,6 @@ def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResp
     highlight = parse_id(request.GET.get("hl"))
     is_today = day == today_in(tz)
     base = channel_base(channel)
-    channel.topic_html = render_irc(channel.topic)  # type: ignore[attr-defined]
     tzq = tz_query(request)
     nearby = _nearby_days(channel, day, tz)
     context = {
