@@ -20,6 +20,23 @@ MAX_ID = 2**63 - 1
 _ASCII_DIGITS = re.compile(r"[0-9]{1,19}")
 # The longest IANA key today is 32 characters; anything far longer is not one.
 MAX_ZONE_LENGTH = 64
+# How much of a bad value an error message repeats back.
+SHOWN_LENGTH = 64
+
+
+def id_parameter(raw: str | None, name: str) -> int | None:
+    """A line id a client sent in ``name``: None when absent or blank.
+
+    ValueError naming the parameter when it is anything but an id; the views
+    answer that with a 400.
+    """
+    if raw is None or not raw.strip():
+        return None
+    line_id = parse_id(raw)
+    if line_id is None:
+        shown = raw if len(raw) <= SHOWN_LENGTH else raw[:SHOWN_LENGTH] + "…"
+        raise ValueError(f"{name} must be a line id (ASCII digits), not {shown!r}.")
+    return line_id
 
 
 def parse_id(raw: str | None) -> int | None:

@@ -5,9 +5,11 @@ from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 
 from irclogger.views import channel, day, export, index, ops, range_view, search, year, zone
-from irclogger.views.converters import DateConverter
+from irclogger.views._common import bad_request
+from irclogger.views.converters import DateConverter, LineIdConverter
 
 register_converter(DateConverter, "date")
+register_converter(LineIdConverter, "lineid")
 
 _channel = "<slug:network>/<slug:channel>"
 
@@ -25,7 +27,7 @@ urlpatterns = [
     path("", include("streams.urls")),
     path(f"{_channel}/", channel.today, name="irc-today"),
     path(f"{_channel}/search/", search.search, name="irc-channel-search"),
-    path(f"{_channel}/line/<int:line_id>/", channel.permalink, name="irc-permalink"),
+    path(f"{_channel}/line/<lineid:line_id>/", channel.permalink, name="irc-permalink"),
     path(f"{_channel}/jump/", channel.jump, name="irc-jump"),
     path(f"{_channel}/<int:year>/", year.year, name="irc-year"),
     path(f"{_channel}/<date:day>/", day.day, name="irc-day"),
@@ -37,3 +39,6 @@ urlpatterns = [
 # Under `make run` gunicorn serves the static files itself; in production
 # nginx serves them (conf/nginx/) and this adds nothing (DEBUG is off).
 urlpatterns += staticfiles_urlpatterns()
+
+# A 400 that says which parameter was wrong, with DEBUG off too.
+handler400 = bad_request

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, StreamingHttpResponse
 
 from irclogger import ops_log
@@ -17,7 +18,7 @@ from irclogger.access import get_channel
 from irclogger.geventpool import release_connection
 from irclogger.metrics import LINES_DELIVERED, STREAMS_OPEN, STREAMS_OPEN_PER_WORKER, STREAMS_OPENED
 from irclogger.models import Line
-from irclogger.params import parse_id
+from irclogger.params import id_parameter
 from streams import hub as hubs
 from streams.sse import StreamingSseView, event_frame, line_frame
 
@@ -36,15 +37,24 @@ class ChannelStream(StreamingSseView):
         # The same 404 as the pages for a missing or private channel, before
         # any byte of a stream is sent.
         self.channel = get_channel(request, network, channel)
+        # A bad id is a 400 here, before the stream starts, not an error inside it.
+        self.last_id = self._requested_id(request)
         return super().dispatch(request, network=network, channel=channel, **kwargs)
 
     def get_last_id(self) -> int | None:
+        return self.last_id
+
+    @staticmethod
+    def _requested_id(request: HttpRequest) -> int | None:
         """Last-Event-ID (a reconnect) wins over the page's query parameter."""
-        candidates = [self.request.headers.get("Last-Event-ID")]
-        candidates += [self.request.GET.get(name) for name in LAST_ID_PARAMS]
-        for raw in candidates:
+        candidates = [("Last-Event-ID", request.headers.get("Last-Event-ID"))]
+        candidates += [(name, request.GET.get(name)) for name in LAST_ID_PARAMS]
+        for name, raw in candidates:
             if raw is not None:
-                return parse_id(raw)
+                try:
+                    return id_parameter(raw, name)
+                except ValueError as exc:
+                    raise BadRequest(str(exc)) from exc
         return None
 
     def iterator(self) -> Iterator[bytes | None]:

@@ -127,9 +127,15 @@ def test_it_never_replays_imported_history(client: Client, public_channel: Chann
 
 def test_it_starts_from_now_without_a_last_id(client: Client, public_channel: Channel) -> None:
     publish(public_channel, 2)
-    response = client.get(URL, {"last_event_id": "junk"})
+    response = client.get(URL, {"last_event_id": ""})
     assert _ids(_first(response)) == []
     response.close()
+
+
+def test_it_refuses_a_last_id_that_is_not_one(client: Client, public_channel: Channel) -> None:
+    response = client.get(URL, {"last_event_id": "junk"})
+    assert response.status_code == 400
+    assert b"last_event_id" in response.content
 
 
 def test_it_tells_a_page_far_behind_to_reload(

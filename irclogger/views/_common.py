@@ -5,14 +5,14 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.urls import reverse
 from django.utils import timezone
 
 # The pages find their channel where the streams do.
 from irclogger.access import get_channel as get_channel
 from irclogger.models import Channel
-from irclogger.params import UTC, parse_zone, zone_name
+from irclogger.params import UTC, id_parameter, parse_zone, zone_name
 
 # Where the reader's chosen zone is kept across visits (irclogger.views.zone).
 # A cookie rather than localStorage: the server needs the zone to cut days.
@@ -35,6 +35,24 @@ def get_tz(request: HttpRequest, channel: Channel | None = None) -> dt.tzinfo:
     if chosen is not None:
         return chosen
     return channel.tz if channel is not None else UTC
+
+
+def get_id(request: HttpRequest, name: str) -> int | None:
+    """The line id in query parameter ``name``: None when absent, a 400 naming it when bad."""
+    try:
+        return id_parameter(request.GET.get(name), name)
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from exc
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: the reason a view gave, so the reader can mend the URL.
+
+    Only BadRequest carries a reason meant for the reader; other suspicious
+    requests (a forged Host, too many fields) get Django's terse answer.
+    """
+    reason = str(exception) if isinstance(exception, BadRequest) else "Bad request."
+    return HttpResponseBadRequest(f"{reason}\n", content_type="text/plain; charset=utf-8")
 
 
 def zone_context(request: HttpRequest, channel: Channel | None, tz: dt.tzinfo) -> dict[str, str]:

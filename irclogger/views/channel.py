@@ -2,8 +2,7 @@ from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from irclogger.params import parse_id
-from irclogger.views._common import get_channel, get_tz, today_in, tz_query
+from irclogger.views._common import get_channel, get_id, get_tz, today_in, tz_query
 from irclogger.views.converters import DateConverter
 from irclogger.views.day import render_day
 
@@ -26,7 +25,7 @@ def permalink(request: HttpRequest, network: str, channel: str, line_id: int) ->
     tz = get_tz(request, chan)
     day = line.timestamp.astimezone(tz).date()
     url = reverse("irc-day", kwargs={"network": network, "channel": channel, "day": day})
-    end = parse_id(request.GET.get("end"))
+    end = get_id(request, "end")
     fragment = f"#L{line.id}-L{end}" if end is not None and end != line.id else f"#L{line.id}"
     return HttpResponseRedirect(f"{url}{tz_query(request, hl=str(line.id))}{fragment}")
 

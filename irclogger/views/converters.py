@@ -1,6 +1,6 @@
 import datetime as dt
 
-from irclogger.params import EARLIEST, LATEST, in_range
+from irclogger.params import EARLIEST, LATEST, in_range, parse_id
 
 
 class DateConverter:
@@ -17,3 +17,18 @@ class DateConverter:
 
     def to_url(self, value: dt.date) -> str:
         return value.isoformat()
+
+
+class LineIdConverter:
+    """A line id in a path (permalinks): ASCII digits within bigint, else a 404."""
+
+    regex = r"[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        line_id = parse_id(value)
+        if line_id is None:
+            raise ValueError(f"{value} is not a line id")
+        return line_id
+
+    def to_url(self, value: int) -> str:
+        return str(value)

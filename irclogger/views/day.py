@@ -9,10 +9,11 @@ from django.urls import reverse
 
 from irclogger.lines import render_log
 from irclogger.models import Channel
-from irclogger.params import day_start, parse_id, zone_name
+from irclogger.params import day_start, zone_name
 from irclogger.views._common import (
     channel_base,
     get_channel,
+    get_id,
     get_tz,
     hide_presence,
     today_in,
@@ -29,7 +30,7 @@ def day(request: HttpRequest, network: str, channel: str, day: dt.date) -> HttpR
 def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResponse:
     tz = get_tz(request, channel)
     lines = list(channel.lines.for_day(day, tz).rows())
-    highlight = parse_id(request.GET.get("hl"))
+    highlight = get_id(request, "hl")
     is_today = day == today_in(tz)
     base = channel_base(channel)
     tzq = tz_query(request)

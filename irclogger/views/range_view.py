@@ -8,11 +8,12 @@ from django.shortcuts import render
 
 from irclogger.lines import Line as LineRow
 from irclogger.lines import render_log
-from irclogger.models import Line, LineQuerySet
-from irclogger.params import day_bounds, parse_id, zone_name
+from irclogger.models import Channel, LineQuerySet
+from irclogger.params import day_bounds, zone_name
 from irclogger.views._common import (
     channel_base,
     get_channel,
+    get_id,
     get_tz,
     hide_presence,
     tz_query,
@@ -34,9 +35,9 @@ def date_range(
     _check_range(start, end)
     tz = get_tz(request, chan)
     lines = chan.lines.between(*day_bounds(start, end, tz))
-    page = _page(lines, parse_id(request.GET.get("after")), parse_id(request.GET.get("before")))
-    has_later = bool(page) and _after_line(lines, page[-1].id).exists()
-    has_earlier = bool(page) and _before_line(lines, page[0].id).exists()
+    page = _page(chan, lines, get_id(request, "after"), get_id(request, "before"))
+    has_later = bool(page) and _after_line(chan, lines, page[-1].id).exists()
+    has_earlier = bool(page) and _before_line(chan, lines, page[0].id).exists()
     base = channel_base(chan)
     context = {
         "channel": chan,
@@ -61,13 +62,15 @@ def date_range(
     return render(request, "irclogger/range.html", context)
 
 
-def _page(lines: LineQuerySet, after: int | None, before: int | None) -> list[LineRow]:
+def _page(
+    channel: Channel, lines: LineQuerySet, after: int | None, before: int | None
+) -> list[LineRow]:
     size = settings.RANGE_PAGE_SIZE
     if before is not None:
-        earlier = _before_line(lines, before).order_by("-timestamp", "-id")
+        earlier = _before_line(channel, lines, before).order_by("-timestamp", "-id")
         return list(reversed(list(earlier[:size].rows())))
     if after is not None:
-        lines = _after_line(lines, after)
+        lines = _after_line(channel, lines, after)
     return list(lines[:size].rows())
 
 
@@ -78,21 +81,27 @@ def _check_range(start: dt.date, end: dt.date) -> None:
         raise BadRequest(f"A range covers at most {MAX_RANGE_DAYS} days.")
 
 
-def _anchor(line_id: int) -> dt.datetime | None:
-    return Line.objects.filter(id=line_id).values_list("timestamp", flat=True).first()
+def _anchor(channel: Channel, line_id: int) -> dt.datetime | None:
+    """When ``line_id`` was written, looked up in this channel only.
+
+    An id from any other channel (a private one above all) is treated as
+    unknown, so the answer never tells whether such a line exists or when it
+    was written.
+    """
+    return channel.lines.filter(id=line_id).values_list("timestamp", flat=True).first()
 
 
-def _after_line(lines: LineQuerySet, line_id: int) -> LineQuerySet:
+def _after_line(channel: Channel, lines: LineQuerySet, line_id: int) -> LineQuerySet:
     """Lines that come after ``line_id`` in reading order (time, then id)."""
-    anchor = _anchor(line_id)
+    anchor = _anchor(channel, line_id)
     if anchor is None:
         return lines
     return lines.filter(Q(timestamp__gt=anchor) | Q(timestamp=anchor, id__gt=line_id))
 
 
-def _before_line(lines: LineQuerySet, line_id: int) -> LineQuerySet:
+def _before_line(channel: Channel, lines: LineQuerySet, line_id: int) -> LineQuerySet:
     """Lines that come before ``line_id`` in reading order."""
-    anchor = _anchor(line_id)
+    anchor = _anchor(channel, line_id)
     if anchor is None:
         return lines
     return lines.filter(Q(timestamp__lt=anchor) | Q(timestamp=anchor, id__lt=line_id))
