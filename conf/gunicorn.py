@@ -14,38 +14,31 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name}={raw!r} is not an integer") from exc
-
+# The settings' typed readers, without the settings: they import no more of
+# Django than its exceptions.
+from irclogger.env import env_int, env_list, env_str
 
 wsgi_app = "irclogger.wsgi:application"
-bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000").split(",")
+bind = env_list("GUNICORN_BIND", ["127.0.0.1:8000"])
 worker_class = "gevent"
-workers = _env_int("GUNICORN_WORKERS", 2)
+workers = env_int("GUNICORN_WORKERS", 2)
 # Each open stream is one connection: sized for thousands per worker, and
 # kept under the 20,000 open files a process may have here.
-worker_connections = _env_int("GUNICORN_WORKER_CONNECTIONS", 12_000)
+worker_connections = env_int("GUNICORN_WORKER_CONNECTIONS", 12_000)
 # Never preload: psycopg2 must be patched in each worker before any
 # connection exists (docs/DESIGN.md, trap 2).
 preload_app = False
-timeout = _env_int("GUNICORN_TIMEOUT", 30)
+timeout = env_int("GUNICORN_TIMEOUT", 30)
 # Streams end themselves within about a second of a graceful shutdown
 # (streams.hub's ticker), each with a jittered retry; 30 s leaves pages and
 # slow clients time to finish before gunicorn kills what remains.
-graceful_timeout = _env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = 5
 # Off by default: the app logs one structured line per request itself
 # (irclogger.middleware); set GUNICORN_ACCESSLOG to a path or "-" for gunicorn's too.
-accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+accesslog = env_str("GUNICORN_ACCESSLOG", "") or None
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+loglevel = env_str("GUNICORN_LOGLEVEL", "info")
 # gunicorn 23+ opens a control socket at one fixed path per user: two
 # services (or tests running several) would fight over it. Reload and stop
 # go through signals (systemd's ExecReload sends SIGHUP).
