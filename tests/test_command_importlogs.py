@@ -190,3 +190,19 @@ def test_it_exits_0_when_every_file_imported(public_channel: Channel, tmp_path: 
     # A second run adds nothing and is no failure either.
     assert _exit_status("--network=libera", "--channel=#python", str(root))[0] == 0
     assert public_channel.lines.count() == 3
+
+
+def test_the_channels_zone_is_the_default_and_a_corrected_zone_moves_lines_in_place(
+    public_channel: Channel, log_file: Path
+) -> None:
+    public_channel.timezone = "Europe/Berlin"
+    public_channel.save()
+    run("--network=libera", "--channel=#python", "--tz=UTC", str(log_file))
+    assert _stored(public_channel)[0][0] == "2024-03-10T11:00:00+00:00"
+    out, _ = run("--network=libera", "--channel=#python", str(log_file))
+    assert "Imported 0 lines, skipped 2 duplicates (2 moved to the new time zone)" in out
+    assert [t for t, *_ in _stored(public_channel)] == [
+        "2024-03-10T10:00:00+00:00",
+        "2024-03-10T10:01:00+00:00",
+    ]
+    assert public_channel.lines.count() == 2

@@ -11,9 +11,11 @@ import psycopg2
 import pytest
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.test import Client
 
-from irclogger.importers import import_files, runner, store
+from irclogger.importers import import_files, store
 from irclogger.models import Channel, Line
 from irclogger.publish import NOTIFY_CHANNEL, write_lines
 from tests.conftest import NOON, say
@@ -34,7 +36,7 @@ def test_it_imports_lines_as_history_with_keys(tmp_path: Path, public_channel: C
     assert (summary.imported, summary.duplicates, summary.unparsable) == (4, 0, 0)
     assert reports == []
     lines = Line.objects.filter(channel=public_channel)
-    assert all(line.imported and len(line.import_key or "") == 35 for line in lines)
+    assert all(line.imported and len(line.import_key or "") == 32 for line in lines)
 
 
 def test_it_adds_nothing_when_a_file_is_imported_again(
@@ -258,23 +260,80 @@ def test_it_stores_tabs_backslashes_and_carriage_returns_as_they_are(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_it_still_knows_lines_imported_with_the_longer_keys_of_before(
-    tmp_path: Path, public_channel: Channel, monkeypatch: pytest.MonkeyPatch
+def test_lines_imported_before_the_zone_free_keys_still_deduplicate_after_the_migration(
+    tmp_path: Path, public_channel: Channel
 ) -> None:
+    public_channel.timezone = "Europe/Berlin"
+    public_channel.save()
+    log = LOG + b"13:01 <back\\slash> a\ttab and a \\N\n"
+    import_bytes(tmp_path, "chan.log", log, public_channel, tz=public_channel.tz)
+    new_keys = _keys(public_channel)
     executor = MigrationExecutor(connection)
-    executor.migrate([("irclogger", "0003_line_channel_checked_per_statement")])
+    executor.migrate([("irclogger", "0006_channel_bot_nicks")])
     try:
-        with monkeypatch.context() as before_0004:
-            before_0004.setattr(runner, "KEY_HASH_DIGITS", 45)
-            import_bytes(tmp_path, "chan.log", LOG, public_channel)
-        assert {len(key or "") for _, key in _keys(public_channel)} == {64}
+        # The keys of before: the UTC second and a hash of everything.
+        Line.objects.filter(channel=public_channel).update(
+            import_key=Concat(Cast("timestamp", CharField()), Value("-"), Cast("id", CharField()))
+        )
     finally:
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
-    assert {len(key or "") for _, key in _keys(public_channel)} == {35}
-    summary, _ = import_bytes(tmp_path, "chan.log", LOG, public_channel)
-    assert (summary.imported, summary.duplicates) == (0, 4)
+    assert _keys(public_channel) == new_keys
+    summary, _ = import_bytes(tmp_path, "chan.log", log, public_channel, tz=public_channel.tz)
+    assert (summary.imported, summary.duplicates, summary.moved) == (0, 5, 0)
 
 
 def _keys(channel: Channel) -> list[tuple[int, str | None]]:
     return list(Line.objects.filter(channel=channel).values_list("id", "import_key"))
+
+
+PRIVATE_LOG = (
+    b"--- Log opened Sun Mar 10 09:00:00 2024\n"
+    b"11:00 -!- Bob [~bob@secret.example] has joined #python\n"
+    b"11:01 <bob> my address is 1 Main St\n"
+    b"11:02 <alice> [nolog] not for the record\n"
+    b"11:03 <alice> for the record\n"
+    b"11:04 -!- bob changed the topic of #python to: bob's topic\n"
+)
+
+
+def test_excluded_nicks_and_the_no_log_prefix_apply_to_imported_lines(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    public_channel.excluded_nicks = "BOB\n"
+    public_channel.save()
+    import_bytes(tmp_path, "chan.log", PRIVATE_LOG, public_channel)
+    assert [row[1:] for row in stored(public_channel)] == [
+        ("join", "Bob", "", ""),
+        ("message", "bob", "", "[redacted]"),
+        ("message", "alice", "", "for the record"),
+        ("topic", "bob", "", "[redacted]"),
+    ]
+    again, _ = import_bytes(tmp_path, "chan.log", PRIVATE_LOG, public_channel)
+    assert (again.imported, again.duplicates) == (0, 4)
+
+
+TOPIC_LOG = (
+    b"--- Log opened Sun Mar 10 09:00:00 2024\n"
+    b"11:00 -!- alice changed the topic of #python to: older topic\n"
+    b"11:30 -!- alice changed the topic of #python to: newest imported topic\n"
+)
+
+
+def test_the_newest_imported_topic_becomes_the_channels_topic(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    import_bytes(tmp_path, "chan.log", TOPIC_LOG, public_channel)
+    public_channel.refresh_from_db()
+    assert public_channel.topic == "newest imported topic"
+
+
+def test_an_imported_topic_older_than_a_live_one_leaves_the_topic_alone(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    say(public_channel, "live topic", kind="topic", at=NOON)
+    public_channel.topic = "live topic"
+    public_channel.save()
+    import_bytes(tmp_path, "chan.log", TOPIC_LOG, public_channel)
+    public_channel.refresh_from_db()
+    assert public_channel.topic == "live topic"

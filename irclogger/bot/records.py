@@ -13,10 +13,8 @@ from typing import Any
 
 from irc.strings import lower as irc_lower
 
-from irclogger.kinds import REDACTED, LineKind
-
-# Kinds whose text a user typed; the no-log prefix applies to these.
-_SPOKEN = frozenset({LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE})
+from irclogger.kinds import LineKind
+from irclogger.privacy import excluded_nicks, stored_text
 
 
 @dataclass(frozen=True)
@@ -39,9 +37,8 @@ class ChannelConfig:
     excluded: frozenset[str] = frozenset()
 
     @classmethod
-    def from_model(cls, pk: int, name: str, excluded_nicks: str) -> "ChannelConfig":
-        nicks = frozenset(irc_lower(nick.strip()) for nick in excluded_nicks.splitlines())
-        return cls(pk, name, nicks - {""})
+    def from_model(cls, pk: int, name: str, excluded: str) -> "ChannelConfig":
+        return cls(pk, name, excluded_nicks(excluded))
 
 
 @dataclass
@@ -124,11 +121,12 @@ class Recorder:
         """One line for a channel, after the privacy rules; [] if it must not be stored."""
         if not state.configured:
             return []
-        if kind in _SPOKEN and self.nolog_prefix and text.startswith(self.nolog_prefix):
+        stored = stored_text(
+            kind, nick, text, excluded=state.config.excluded, nolog_prefix=self.nolog_prefix
+        )
+        if stored is None:
             return []
-        if irc_lower(nick) in state.config.excluded and text:
-            text = "" if kind == LineKind.JOIN else REDACTED
-        return [PendingLine(state.config.id, at, kind, nick, target, text)]
+        return [PendingLine(state.config.id, at, kind, nick, target, stored)]
 
     def record(self, event: Any, own_nick: str, now: dt.datetime) -> list[PendingLine]:
         """The lines one event makes, updating membership on the way."""

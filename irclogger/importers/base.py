@@ -93,10 +93,15 @@ class Clock:
     A time that never happened when the clocks go forward is read with the
     offset in force before the change (zoneinfo's fold=0), i.e. as if the
     clock had not been changed yet.
+
+    ``written`` is the minute of the last time read, as the log wrote it
+    (year, month, day, hour, minute): import keys use it, so they do not
+    change with the zone the times are read in.
     """
 
     def __init__(self, tz: dt.tzinfo) -> None:
         self.tz = tz
+        self.written = (0, 0, 0, 0, 0)
         self.is_utc = tz is UTC or getattr(tz, "key", None) in ("UTC", "Etc/UTC")
         self._last = dt.datetime.min.replace(tzinfo=UTC)
         # One lookup per local hour: offsets only change at DST transitions,
@@ -106,10 +111,7 @@ class Clock:
     def utc(
         self, year: int, month: int, day: int, hour: int, minute: int, second: int, micro: int = 0
     ) -> dt.datetime:
-        try:
-            as_utc = dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
-        except ValueError as exc:
-            raise Unparsable(f"impossible date or time: {exc}") from None
+        as_utc = self.as_written(year, month, day, hour, minute, second, micro)
         if self.is_utc:
             return as_utc
         key = (year, month, day, hour)
@@ -123,6 +125,17 @@ class Clock:
             result = self._transition_hour(as_utc.replace(tzinfo=None))
         self._last = result
         return result
+
+    def as_written(
+        self, year: int, month: int, day: int, hour: int, minute: int, second: int, micro: int = 0
+    ) -> dt.datetime:
+        """A time the log wrote in UTC already (WeeChat ≥ 4.8), whatever the zone."""
+        try:
+            as_utc = dt.datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
+        except ValueError as exc:
+            raise Unparsable(f"impossible date or time: {exc}") from None
+        self.written = (year, month, day, hour, minute)
+        return as_utc
 
     def _steady_offset(self, naive: dt.datetime) -> dt.timedelta | None:
         """The hour's UTC offset, or None when a transition falls inside it."""

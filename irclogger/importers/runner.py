@@ -1,12 +1,21 @@
 """Reading files into lines of a channel: formats, import keys, progress, summary.
 
-Every parsed line gets an import key: its UTC time to the second, then the
-first 64 bits of a SHA-256 of its timestamp, kind, nick, target and text
-plus its occurrence index among identical lines of the same file and
-timestamp. A line said twice in a minute is kept twice, while a file
-imported again (or an overlapping log of the same channel) adds nothing.
-The time comes first so a file's keys go into the unique index in order.
-store.py writes the lines.
+Every parsed line gets an import key: the minute its log wrote
+(``YYYY-MM-DDTHH:MM``, the local time as written, so the key does not
+depend on ``--tz``), then the first 64 bits of a SHA-256 of its kind, nick,
+target and text plus its occurrence index among identical lines of the same
+file and minute. A line said twice in a minute is kept twice, while a file
+imported again adds nothing; so does an overlapping log of the same channel
+by another client, even one that writes only ``HH:MM`` (irssi) beside one
+that writes seconds (WeeChat): the same lines of a minute match in order.
+Re-importing with another ``--tz`` moves the lines' times in place
+(store.py). The time comes first so a file's keys go into the unique index
+in order. Migration 0006 gave the lines imported before the same keys.
+
+The channel's privacy rules (irclogger.privacy) apply as to live lines; the
+key is computed before them, so a nick excluded later does not make its
+lines new. When a topic line is imported and the channel's newest topic
+line is an imported one, it becomes the channel's topic.
 
 Imported lines are history: ``imported=True``, and nothing here calls
 ``pg_notify``, so no stream is told about them (``Line.objects.after``
@@ -25,14 +34,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from django.conf import settings
 from tqdm import tqdm
 
 from irclogger.bulk import copy_text
 from irclogger.importers import store
-from irclogger.importers.base import Clock, Entry, Format, Parser, Refused, Unparsable
+from irclogger.importers.base import TOPIC, Clock, Entry, Format, Parser, Refused, Unparsable
 from irclogger.importers.detect import FORMATS, detect, head, lines, open_log
 from irclogger.models import NICK_MAX_LENGTH, Channel
 from irclogger.params import UTC
+from irclogger.privacy import excluded_nicks, stored_text
 
 # What irclogger.bulk.copy_text changes: characters COPY's text format gives
 # a meaning, and NUL. They are rare in IRC text: one search per line finds
@@ -44,9 +55,9 @@ _SPECIAL = re.compile(r"[\\\t\n\r\x00]")
 PROGRESS_STEP = 5_000
 
 # Hex digits of the hash in an import key. Keys only need to differ among
-# one channel's lines of one second: 64 bits make a clash between two of
+# one channel's lines of one minute: 64 bits make a clash between two of
 # them practically impossible, and the unique index a third smaller than
-# with the whole hash (migration 0004 cut the keys already stored to match).
+# with the whole hash.
 KEY_HASH_DIGITS = 16
 
 Report = Callable[[str], None]
@@ -57,6 +68,8 @@ T = TypeVar("T")
 class ImportSummary:
     imported: int = 0
     duplicates: int = 0
+    # Lines already stored whose time this import corrected (another --tz).
+    moved: int = 0
     unparsable: int = 0
     files: int = 0
     # (file, why) for each file not read at all, or not to its end.
@@ -99,10 +112,14 @@ def import_files(
     with tqdm(
         total=total, unit=" lines", unit_scale=True, disable=not progress, file=sys.stderr
     ) as bar:
-        rows = _rows_of_files(readable, channel, tz, summary, report, bar)
-        for inserted, duplicates in store.write(_in_background(store.batches(rows, channel.pk))):
-            summary.imported += inserted
-            summary.duplicates += duplicates
+        rules = _Rules(channel.pk, excluded_nicks(channel.excluded_nicks))
+        rows = _rows_of_files(readable, rules, tz, summary, report, bar)
+        for stored in store.write(_in_background(store.batches(rows, channel.pk))):
+            summary.imported += stored.inserted
+            summary.duplicates += stored.size - stored.inserted
+            summary.moved += stored.moved
+    if rules.saw_topic:
+        _update_topic(channel)
     summary.seconds = (dt.datetime.now(UTC) - started).total_seconds()
     return summary
 
@@ -156,9 +173,26 @@ def _count_lines(paths: Iterable[Path]) -> int:
     return total
 
 
+@dataclass
+class _Rules:
+    """What every row of one import shares."""
+
+    channel_id: int
+    excluded: frozenset[str]
+    nolog_prefix: str = field(default_factory=lambda: str(settings.BOT_NOLOG_PREFIX))
+    saw_topic: bool = False
+
+
+def _update_topic(channel: Channel) -> None:
+    newest = channel.lines.filter(kind=TOPIC).order_by("-timestamp", "-id").first()
+    if newest is not None and newest.imported and newest.text != channel.topic:
+        channel.topic = newest.text
+        channel.save(update_fields=["topic"])
+
+
 def _rows_of_files(
     readable: list[tuple[Path, Format]],
-    channel: Channel,
+    rules: _Rules,
     tz: dt.tzinfo,
     summary: ImportSummary,
     report: Report,
@@ -166,8 +200,9 @@ def _rows_of_files(
 ) -> Iterator[tuple[str, str, str]]:
     """The rows of every file, one file after the other."""
     for path, format in readable:
+        clock = Clock(tz)
         try:
-            parser = format.parser(path, Clock(tz))
+            parser = format.parser(path, clock)
         except Refused as exc:
             summary.refused.append((str(path), str(exc)))
             summary.files -= 1
@@ -175,7 +210,7 @@ def _rows_of_files(
         unparsable_before, count = summary.unparsable, 0
         with open_log(path) as stream:
             entries = _entries(path, parser, lines(stream), summary, report, bar)
-            for row in _copy_rows(entries, channel.pk):
+            for row in _copy_rows(entries, clock, rules):
                 count += 1
                 yield row
         if count == 0:
@@ -217,30 +252,52 @@ def _entries(
     bar.update(number % PROGRESS_STEP)
 
 
-def _copy_rows(entries: Iterable[Entry], channel_id: int) -> Iterator[tuple[str, str, str]]:
-    """(timestamp, import key, line of COPY text for the staging table) per entry."""
+def _copy_rows(
+    entries: Iterable[Entry], clock: Clock, rules: _Rules
+) -> Iterator[tuple[str, str, str]]:
+    """(timestamp, import key, line of COPY text) per entry to store.
+
+    ``clock.written`` is the minute of the entry just parsed: entries come
+    one at a time, straight from the parser.
+    """
     seen: dict[str, int] = {}
     latest_day = ""
+    written, minute = (0, 0, 0, 0, 0), ""
     last_timestamp, iso = None, ""
+    excluded, nolog_prefix = rules.excluded, rules.nolog_prefix
     for entry in entries:
+        if clock.written != written:
+            written = clock.written
+            year, month, day, hour, minutes = written
+            minute = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minutes:02d}"
+            if minute[:10] > latest_day:
+                # Identical lines share a minute, so the counts of past days
+                # are not needed again: memory stays bounded on huge files.
+                seen.clear()
+                latest_day = minute[:10]
         if entry.timestamp != last_timestamp:
             last_timestamp, iso = entry.timestamp, entry.timestamp.isoformat()
-            if iso[:10] > latest_day:
-                # Identical lines share a timestamp, so the counts of past
-                # days are not needed again: memory stays bounded on huge files.
-                seen.clear()
-                latest_day = iso[:10]
-        nick, target, text = entry.nick, entry.target, entry.text
-        if _SPECIAL.search(f"{nick}{target}{text}"):
-            nick, target, text = copy_text(nick), copy_text(target), copy_text(text)
-        content = f"{iso}\t{entry.kind}\t{nick}\t{target}\t{text}"
-        occurrence = seen.get(content, 0)
-        seen[content] = occurrence + 1
+        kind, nick, target = entry.kind, entry.nick, entry.target
+        # The key is of the line as the log has it, as stored (no NUL).
+        content = f"{kind}\t{nick}\t{target}\t{entry.text}"
+        special = _SPECIAL.search(f"{nick}{target}{entry.text}") is not None
+        if special:
+            content = content.replace("\x00", "")
+        counted = f"{minute}\t{content}"
+        occurrence = seen.get(counted, 0)
+        seen[counted] = occurrence + 1
+        text = stored_text(kind, nick, entry.text, excluded=excluded, nolog_prefix=nolog_prefix)
+        if text is None:
+            continue
+        if kind == TOPIC:
+            rules.saw_topic = True
         digest = hashlib.sha256(f"{content}\t{occurrence}".encode()).hexdigest()
         # The time first, so keys of a file are inserted into the unique
         # index in order (a random key would touch a random page per line).
-        key = f"{iso[:19]}{digest[:KEY_HASH_DIGITS]}"
-        yield iso, key, f"{channel_id}\t{content}\tt\t{key}\n"
+        key = f"{minute}{digest[:KEY_HASH_DIGITS]}"
+        if special:
+            nick, target, text = copy_text(nick), copy_text(target), copy_text(text)
+        yield iso, key, f"{rules.channel_id}\t{iso}\t{kind}\t{nick}\t{target}\t{text}\tt\t{key}\n"
 
 
 def _in_background(items: Iterator[T]) -> Iterator[T]:

@@ -66,12 +66,31 @@ _MOVE_UNKNOWN = (
     " ORDER BY seq"
     " ON CONFLICT (channel_id, import_key) WHERE import_key IS NOT NULL DO NOTHING"
 )
+# A line imported before in another zone (the key does not hold the zone):
+# its time moves to the new one. Within the same minute a time with seconds
+# wins over one without: where a client wrote only HH:MM, another client's
+# log of the same line knows the second.
+_MOVE_KNOWN = (
+    f"UPDATE irclogger_line AS old SET timestamp = new.timestamp FROM {STAGE} AS new"  # noqa: S608
+    " WHERE old.channel_id = new.channel_id AND old.import_key = new.import_key"
+    " AND old.import_key IS NOT NULL AND old.timestamp <> new.timestamp"
+    " AND (date_trunc('minute', old.timestamp) <> date_trunc('minute', new.timestamp)"
+    " OR new.timestamp <> date_trunc('minute', new.timestamp))"
+)
 # For the anti-join: probe the unique index per staged line, as the planner,
 # which cannot know how many lines are new, would otherwise hash the whole
 # table once per batch. Sorting a batch needs more than the default 4 MB.
 _PROBE_SETTINGS = (
     "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL work_mem = '64MB'"
 )
+
+
+class Stored(NamedTuple):
+    """What one batch did."""
+
+    size: int
+    inserted: int
+    moved: int
 
 
 class Batch(NamedTuple):
@@ -102,18 +121,17 @@ def batches(rows: Iterable[tuple[str, str, str]], channel_id: int) -> Iterator[B
         yield Batch("".join(lines), len(lines), channel_id, [first_key, last_key])
 
 
-def write(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]]:
-    """Store each batch; yields (inserted, duplicates) per batch as they finish."""
+def write(all_batches: Iterable[Batch]) -> Iterator[Stored]:
+    """Store each batch; yields what each did, as they finish."""
     if connection.in_atomic_block:
         for batch in all_batches:
             with transaction.atomic(), connection.cursor() as cursor:
-                inserted = _store(cursor.cursor, batch)
-            yield inserted, batch.size - inserted
+                yield _store(cursor.cursor, batch)
     else:
         yield from _write_in_parallel(all_batches)
 
 
-def _write_in_parallel(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]]:
+def _write_in_parallel(all_batches: Iterable[Batch]) -> Iterator[Stored]:
     # Plain psycopg2 connections: the default pool is gevent's, which
     # threads must not share.
     params = direct_connection_params("irclogger-importlogs")
@@ -121,7 +139,7 @@ def _write_in_parallel(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]
     opened: list[Any] = []
     lock = threading.Lock()
 
-    def store(batch: Batch) -> int:
+    def store(batch: Batch) -> Stored:
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = psycopg2.connect(**params)
@@ -130,35 +148,30 @@ def _write_in_parallel(all_batches: Iterable[Batch]) -> Iterator[tuple[int, int]
         with conn, conn.cursor() as cursor:  # one transaction per batch
             return _store(cursor, batch)
 
-    pending: deque[tuple[Future[int], int]] = deque()
+    pending: deque[Future[Stored]] = deque()
     try:
         with ThreadPoolExecutor(WRITERS, thread_name_prefix="importlogs-writer") as pool:
             for batch in all_batches:
-                pending.append((pool.submit(store, batch), batch.size))
+                pending.append(pool.submit(store, batch))
                 # Bounded: a slow database holds the parser back, not memory.
                 while len(pending) > WRITERS:
-                    yield _result(*pending.popleft())
+                    yield pending.popleft().result()
             while pending:
-                yield _result(*pending.popleft())
+                yield pending.popleft().result()
     finally:
         for conn in opened:
             conn.close()
 
 
-def _result(future: "Future[int]", count: int) -> tuple[int, int]:
-    inserted = future.result()
-    return inserted, count - inserted
-
-
-def _store(cursor: Any, batch: Batch) -> int:
-    """Store one batch in the cursor's transaction; returns how many lines were new."""
+def _store(cursor: Any, batch: Batch) -> Stored:
+    """Store one batch in the cursor's transaction."""
     # An import can always be run again (it adds only what is missing), so
     # a crash losing the last committed batches costs nothing: do not wait
     # for each commit's WAL flush.
     cursor.execute("SET LOCAL synchronous_commit = off")
     cursor.execute(_ANY_STORED, [batch.channel_id, batch.edge_keys])
     if not cursor.fetchone()[0] and _copy_new(cursor, batch):
-        return batch.size
+        return Stored(batch.size, batch.size, 0)
     return _stage_and_move(cursor, batch)
 
 
@@ -179,12 +192,14 @@ def _copy_new(cursor: Any, batch: Batch) -> bool:
     return True
 
 
-def _stage_and_move(cursor: Any, batch: Batch) -> int:
-    """Stage one batch and move the lines not stored yet into place; returns how many."""
+def _stage_and_move(cursor: Any, batch: Batch) -> Stored:
+    """Stage one batch, correct the times of the lines stored already, add the others."""
     cursor.execute(_CREATE_STAGE)
     cursor.copy_expert(_COPY_STAGE, io.StringIO(batch.text))
     cursor.execute(_PROBE_SETTINGS)
+    cursor.execute(_MOVE_KNOWN)
+    moved: int = cursor.rowcount
     cursor.execute(_MOVE_UNKNOWN)
     inserted: int = cursor.rowcount
     cursor.execute(f"TRUNCATE {STAGE}")
-    return inserted
+    return Stored(batch.size, inserted, moved)

@@ -29,7 +29,6 @@ from irclogger.importers.base import (
     Unparsable,
     strip_mode,
 )
-from irclogger.params import UTC
 
 TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})Z)?")
 # The head of a line, for sniffing.
@@ -51,8 +50,6 @@ _EVENT_PREFIXES = frozenset({"-->", "<--", "--"})
 class WeechatParser:
     def __init__(self, path: Path, clock: Clock) -> None:
         self.clock = clock
-        # WeeChat ≥ 4.8 writes UTC whatever --tz says.
-        self.utc_clock = Clock(UTC)
 
     def feed(self, line: str) -> Entry | None:
         if not line:
@@ -71,7 +68,8 @@ class WeechatParser:
         if match[7] is None:
             return self.clock.utc(year, month, day, hour, minute, second)
         micro = int(match[7].ljust(6, "0"))
-        return self.utc_clock.utc(year, month, day, hour, minute, second, micro)
+        # WeeChat ≥ 4.8 writes UTC whatever --tz says.
+        return self.clock.as_written(year, month, day, hour, minute, second, micro)
 
 
 def _entry(at: dt.datetime, prefix: str, message: str) -> Entry:

@@ -34,7 +34,8 @@ class Command(BaseCommand):
             "--format", choices=sorted(FORMATS), help="skip detection: every file is this format"
         )
         parser.add_argument(
-            "--tz", default="UTC", help="time zone of the logs' local times, e.g. Europe/Berlin"
+            "--tz",
+            help="time zone of the logs' local times, e.g. Europe/Berlin (default: the channel's)",
         )
         parser.add_argument(
             "--private", action="store_true", help="make the channel private if it is created"
@@ -44,17 +45,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            tz = parse_zone(options["tz"])
-        except ValueError as exc:
-            raise CommandError(f"--tz {options['tz']!r} is not a known time zone") from exc
+        tz = None
+        if options["tz"] is not None:
+            try:
+                tz = parse_zone(options["tz"])
+            except ValueError as exc:
+                raise CommandError(f"--tz {options['tz']!r} is not a known time zone") from exc
         network = self._network(options["network"])
         channel = self._channel(network, options["channel"], private=options["private"])
         summary = import_files(
             options["files"],
             channel,
             fmt=options["format"],
-            tz=tz,
+            tz=channel.tz if tz is None else tz,
             report=self.stderr.write,
             progress=sys.stderr.isatty(),
         )
@@ -99,7 +102,8 @@ def _free_slug(taken: QuerySet[Any], name: str) -> str:
 def _summary_text(summary: ImportSummary) -> str:
     rate = summary.lines / summary.seconds if summary.seconds else 0.0
     return (
-        f"Imported {summary.imported} lines, skipped {summary.duplicates} duplicates, "
+        f"Imported {summary.imported} lines, skipped {summary.duplicates} duplicates"
+        f"{f' ({summary.moved} moved to the new time zone)' if summary.moved else ''}, "
         f"{summary.unparsable} unparsable, from {summary.files} file(s) "
         f"in {summary.seconds:.1f} s ({rate:,.0f} lines/s)."
     )
