@@ -5,6 +5,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponseBase
 
+from irclogger.net import client_ip
 from irclogger.ops_log import request_finished
 
 
@@ -25,7 +26,8 @@ def request_log(
             request.path,
             response.status_code,
             time.monotonic() - started,
-            client=request.META.get("REMOTE_ADDR", ""),
+            # The reader's address, not nginx's: the trusted-proxy rule /metrics uses.
+            client=str(client_ip(request) or request.META.get("REMOTE_ADDR", "")),
             streaming=response.streaming,
         )
         return response

@@ -1,6 +1,7 @@
 """Structured logs on stdout: one JSON line per request and per stream open and close."""
 
 import datetime as dt
+import http.client
 import json
 import logging
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from irclogger.models import Channel, Line
 from irclogger.ops_log import JsonFormatter
 from irclogger.publish import write_lines
-from tests.nginx import get
+from tests.nginx import get, nginx
 from tests.servers import gunicorn
 from tests.sseclient import Stream
 
@@ -63,3 +64,26 @@ def test_it_logs_requests_and_streams_from_gunicorn(
     ]
     assert [(r["lines_sent"], r["reason"]) for r in closes] == [(2, "ended")]
     assert closes[0]["duration"] > 0
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_it_logs_the_clients_address_not_nginxs(tmp_path: Path, public_channel: Channel) -> None:
+    # The reader connects from 127.0.0.2; nginx reaches gunicorn from 127.0.0.1.
+    with gunicorn(tmp_path) as server, nginx(tmp_path, server.port) as proxy:
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", proxy.port, timeout=15, source_address=("127.0.0.2", 0)
+        )
+        try:
+            # A client's own X-Forwarded-For proves nothing: nginx replaces it.
+            connection.request("GET", "/libera/python/", headers={"X-Forwarded-For": "10.9.9.9"})
+            status = connection.getresponse().status
+        finally:
+            connection.close()
+    requests = [
+        r
+        for r in _records(server.log())
+        if r["event"] == "request" and r["path"] == "/libera/python/"
+    ]
+    assert status == 200
+    assert [r["client"] for r in requests] == ["127.0.0.2"]

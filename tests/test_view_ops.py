@@ -165,3 +165,44 @@ def test_it_is_unhealthy_while_the_hub_is_not_listening(anonymous_client: Client
     assert listening.json()["checks"]["hub"] == "ok"
     assert deaf.status_code == 503
     assert deaf.json()["checks"]["hub"] == "not listening"
+
+
+@pytest.fixture
+def secret_network(db: None) -> Network:
+    """A network the bot logs whose channels are all private: its slug is not public."""
+    return Network.objects.create(
+        name="Hidden", slug="hidden-net", bot_enabled=True, host="irc.hidden.example"
+    )
+
+
+@override_settings(IRCLOGGER_BOT=True)
+def test_it_tells_the_public_the_status_alone(
+    anonymous_client: Client, secret_network: Network
+) -> None:
+    bot_health.set_connected(secret_network.slug, True)
+    try:
+        direct = anonymous_client.get("/healthz", REMOTE_ADDR=REMOTE)
+        proxied = anonymous_client.get("/healthz", REMOTE_ADDR=NGINX, HTTP_X_FORWARDED_FOR=REMOTE)
+    finally:
+        bot_health.forget(secret_network.slug)
+    for response in (direct, proxied):
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+        assert b"hidden" not in response.content
+
+
+@override_settings(IRCLOGGER_BOT=True, METRICS_TOKEN="s3cret-scrape-token")
+def test_it_tells_whoever_may_read_metrics_the_checks(
+    anonymous_client: Client, secret_network: Network
+) -> None:
+    bot_health.set_connected(secret_network.slug, False)
+    try:
+        operator = anonymous_client.get(
+            "/healthz", REMOTE_ADDR=REMOTE, HTTP_AUTHORIZATION="Bearer s3cret-scrape-token"
+        )
+        public = anonymous_client.get("/healthz", REMOTE_ADDR=REMOTE)
+    finally:
+        bot_health.forget(secret_network.slug)
+    assert operator.status_code == public.status_code == 503
+    assert operator.json()["checks"]["bot"] == {"hidden-net": "disconnected"}
+    assert public.json() == {"status": "unhealthy"}

@@ -26,7 +26,10 @@ BOT_CONNECTED_SAMPLE = "irclogger_bot_connected"
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when this worker can serve, 503 with the failing checks otherwise.
+    """200 when this worker can serve, 503 otherwise; the checks only to operators.
+
+    The checks name every network the bot logs, private ones included: only a
+    client that may read /metrics sees them, anyone else the status alone.
 
     The database answers; this worker's hub holds its LISTEN connection (where
     the worker runs a hub); the bot is connected to every network it should log
@@ -38,10 +41,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if settings.IRCLOGGER_BOT:
         checks["bot"] = _bot_check()
     healthy = all(_passed(result) for result in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unhealthy", "checks": checks},
-        status=200 if healthy else 503,
-    )
+    answer: dict[str, Any] = {"status": "ok" if healthy else "unhealthy"}
+    if _may_read_metrics(request):
+        answer["checks"] = checks
+    return JsonResponse(answer, status=200 if healthy else 503)
 
 
 def _database_check() -> str:
