@@ -8,13 +8,27 @@ saturated generator is visible in the results.
 
 Driven by bench/run.py over stdin/stdout, one JSON object per line:
 
-- it opens the connections (ramped), then prints ``{"ready": ...}``;
+- it opens the connections (ramped in waves, or ``--rate`` per second), then
+  prints ``{"ready": ...}`` with how long each connect took;
 - ``go`` on stdin starts the measured window (CPU accounting), ``end``
   closes it (the publisher wrote its last line);
-- ``stop <published>`` (after the last deliveries) prints the result and exits.
+- ``fault <name>`` marks the moment a fault is injected: from then on each
+  client's drop and its first stream again are timed (the storm's figures);
+- ``status`` prints how many streams are open and how far the slowest
+  client has read;
+- ``stop <published>`` (after the last deliveries) prints the result and
+  exits; ``expect <JSON list of seqs>`` does the same when only the lines
+  the database really holds count (a writer that lost its connection
+  mid-commit may or may not have written one).
 
 Each published line carries ``BENCH#<seq>@<unix time>#`` in its text; the
 receipt time minus that time is the delivery latency.
+
+``--follow`` makes every client an EventSource for good: it reconnects
+after every drop or network error, after the server's ``retry:``, with
+``Last-Event-ID``, for as long as the run lasts. Every client counts what it
+received incrementally (the highest seq, the gaps below it, repeats), so an
+hour of lines costs a few integers per client, not a list.
 """
 
 import argparse
@@ -25,6 +39,7 @@ import re
 import resource
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +57,8 @@ RAMP_BATCH = 250
 # window still sees the resumed lines.
 MAX_RECONNECT_DELAY = 2.0
 MAX_RECONNECTS = 5
+# How often the number of open streams is sampled for the storm's timeline.
+TIMELINE_SECONDS = 0.25
 # States of the chunked decoder besides "bytes left in this chunk".
 _SIZE_LINE = -1
 _CHUNK_END = -2
@@ -62,6 +79,34 @@ class Client:
     receipts: list[float] = field(default_factory=list)
     other_events: int = 0
     comments: int = 0
+    # EventSource failed for good (a non-200 answer or a wrong type).
+    gave_up: bool = False
+    # Incremental tallies: enough to count lost, repeated and out-of-order
+    # lines over any run length.
+    highest: int = -1
+    gaps: set[int] = field(default_factory=set)
+    received: int = 0
+    repeated: int = 0
+    out_of_order: int = 0
+    # The first connect's duration, until the response headers.
+    connect_seconds: float | None = None
+    # Since the last `fault`: when the stream dropped and when it streamed again.
+    dropped_at: float | None = None
+    back_at: float | None = None
+
+    def count(self, seq: int) -> bool:
+        """Tally one received line; False if it is a repeat."""
+        self.received += 1
+        if seq > self.highest:
+            self.gaps.update(range(self.highest + 1, seq))
+            self.highest = seq
+            return True
+        if seq in self.gaps:
+            self.gaps.discard(seq)
+            self.out_of_order += 1
+            return True
+        self.repeated += 1
+        return False
 
 
 class SseProtocol(asyncio.Protocol):
@@ -73,9 +118,11 @@ class SseProtocol(asyncio.Protocol):
         request: bytes,
         headers_seen: asyncio.Future[bool],
         on_lost: Callable[[Client], None],
+        lean: "LeanTally | None" = None,
     ):
         self.client = client
         self.on_lost = on_lost
+        self.lean = lean
         self.request = request
         self.headers_seen = headers_seen
         self.transport: asyncio.Transport | None = None
@@ -129,6 +176,7 @@ class SseProtocol(asyncio.Protocol):
         if not ok:
             # EventSource: a non-200 or a wrong type fails the connection for good.
             self.client.failed = lines[0].decode("latin-1")[:80]
+            self.client.gave_up = True
             self.headers_seen.set_result(False)
             assert self.transport is not None
             self.transport.close()
@@ -214,22 +262,77 @@ class SseProtocol(asyncio.Protocol):
         if match is None:
             self.client.other_events += 1
             return
-        self.client.seqs.append(int(match[1]))
+        seq = int(match[1])
+        fresh = self.client.count(seq)
+        if self.lean is not None:
+            if fresh:
+                self.lean.add(seq, now - float(match[2]))
+            else:
+                self.lean.repeats[seq] += 1
+            return
+        self.client.seqs.append(seq)
         self.client.latencies.append(now - float(match[2]))
         self.client.receipts.append(now)
 
 
+class LeanTally:
+    """Deliveries without a list per client: a latency histogram and the repeats."""
+
+    def __init__(self) -> None:
+        # Latency in whole milliseconds -> deliveries.
+        self.latency_ms: Counter[int] = Counter()
+        self.repeats: Counter[int] = Counter()
+
+    def add(self, seq: int, latency: float) -> None:
+        self.latency_ms[max(0, int(latency * 1000))] += 1
+
+    def percentile(self, fraction: float) -> float | None:
+        total = sum(self.latency_ms.values())
+        if not total:
+            return None
+        rank = round(fraction * (total - 1))
+        seen = 0
+        for ms, count in sorted(self.latency_ms.items()):
+            seen += count
+            if seen > rank:
+                return ms / 1000
+        return max(self.latency_ms) / 1000
+
+
+@dataclass
+class Storm:
+    """One injected fault, seen from the clients."""
+
+    name: str
+    at: float
+    timeline: list[tuple[float, int]] = field(default_factory=list)
+
+
 class LoadGenerator:
-    def __init__(self, url: str, count: int, connect_timeout: float):
+    def __init__(
+        self,
+        url: str,
+        count: int,
+        connect_timeout: float,
+        *,
+        follow: bool = False,
+        rate: float | None = None,
+        lean: bool = False,
+    ):
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 80
         self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self.clients = [Client(index) for index in range(count)]
         self.connect_timeout = connect_timeout
+        self.follow = follow
+        self.rate = rate
+        self.lean = LeanTally() if lean else None
         self.running = True
         self.transports: dict[int, asyncio.Transport] = {}
         self.tasks: set[asyncio.Future[None]] = set()
+        self.open = 0
+        self.storms: list[Storm] = []
 
     def request(self, client: Client) -> bytes:
         resume = f"Last-Event-ID: {client.last_event_id}\r\n" if client.last_event_id else ""
@@ -242,10 +345,11 @@ class LoadGenerator:
     async def connect(self, client: Client) -> None:
         loop = asyncio.get_running_loop()
         seen: asyncio.Future[bool] = loop.create_future()
+        started = time.monotonic()
         try:
             transport, _ = await asyncio.wait_for(
                 loop.create_connection(
-                    lambda: SseProtocol(client, self.request(client), seen, self.lost),
+                    lambda: SseProtocol(client, self.request(client), seen, self.lost, self.lean),
                     self.host,
                     self.port,
                 ),
@@ -253,6 +357,7 @@ class LoadGenerator:
             )
         except (OSError, TimeoutError) as exc:
             client.failed = type(exc).__name__
+            self._network_error(client)
             return
         self.transports[client.index] = transport
         try:
@@ -263,16 +368,37 @@ class LoadGenerator:
             transport.abort()
         if ok:
             client.failed = ""
+            self.open += 1
+            if client.connect_seconds is None:
+                client.connect_seconds = time.monotonic() - started
+            if client.dropped_at is not None and client.back_at is None:
+                client.back_at = time.time()
+        elif not client.gave_up:
+            client.failed = client.failed or "closed before the response headers"
+            self._network_error(client)
 
     def lost(self, client: Client) -> None:
         """Reconnect like EventSource when the server ends a stream mid-run."""
-        if self.running and client.reconnects < MAX_RECONNECTS:
-            client.reconnects += 1
-            asyncio.get_running_loop().call_later(
-                min(client.retry, MAX_RECONNECT_DELAY),
-                self._reconnect,
-                client,
-            )
+        self.open -= 1
+        if self.storms and client.dropped_at is None:
+            client.dropped_at = time.time()
+        if not self.running:
+            return
+        if self.follow:
+            self._later(client, client.retry)
+        elif client.reconnects < MAX_RECONNECTS:
+            self._later(client, min(client.retry, MAX_RECONNECT_DELAY))
+
+    def _network_error(self, client: Client) -> None:
+        """EventSource retries a refused or reset connection after `retry:` too."""
+        if self.follow and self.running:
+            if self.storms and client.dropped_at is None:
+                client.dropped_at = time.time()
+            self._later(client, client.retry)
+
+    def _later(self, client: Client, delay: float) -> None:
+        client.reconnects += 1
+        asyncio.get_running_loop().call_later(delay, self._reconnect, client)
 
     def _reconnect(self, client: Client) -> None:
         if self.running:
@@ -281,14 +407,84 @@ class LoadGenerator:
             task.add_done_callback(self.tasks.discard)
 
     async def ramp(self) -> None:
+        if self.rate:
+            await self._ramp_at_rate(self.rate)
+            return
         for start in range(0, len(self.clients), RAMP_BATCH):
             batch = self.clients[start : start + RAMP_BATCH]
             await asyncio.gather(*(self.connect(client) for client in batch))
+
+    async def _ramp_at_rate(self, rate: float) -> None:
+        """A connect storm: a new connection every 1/rate s, however many are pending."""
+        started = time.monotonic()
+        tasks = []
+        for index, client in enumerate(self.clients):
+            delay = started + index / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(self.connect(client)))
+        await asyncio.gather(*tasks)
+
+    def fault(self, name: str) -> None:
+        """A fault is injected now: time each client's drop and return from here."""
+        for client in self.clients:
+            client.dropped_at = client.back_at = None
+        self.storms.append(Storm(name, time.time()))
+
+    async def sample_open(self) -> None:
+        """The open streams every TIMELINE_SECONDS, into the current storm's timeline."""
+        while self.running:
+            if self.storms:
+                storm = self.storms[-1]
+                storm.timeline.append((round(time.time() - storm.at, 2), self.open))
+            await asyncio.sleep(TIMELINE_SECONDS)
+
+    def storm_summary(self) -> dict[str, Any]:
+        """The last fault's figures: drops, and when every client streamed again."""
+        storm = self.storms[-1]
+        dropped = [c for c in self.clients if c.dropped_at is not None]
+        back = [c.back_at for c in dropped if c.back_at is not None]
+        first_drop = min((c.dropped_at or 0.0 for c in dropped), default=None)
+        downtimes = sorted(
+            (c.back_at or 0.0) - (c.dropped_at or 0.0) for c in dropped if c.back_at is not None
+        )
+        return {
+            "fault": storm.name,
+            "dropped": len(dropped),
+            "not_back": len(dropped) - len(back),
+            "first_drop_after_fault": None if first_drop is None else first_drop - storm.at,
+            # Seconds from the first drop until the last client streamed again.
+            "all_back_after_drop": (
+                max(back) - first_drop
+                if back and first_drop and len(back) == len(dropped)
+                else None
+            ),
+            "downtime_p50": percentile(downtimes, 0.5),
+            "downtime_p99": percentile(downtimes, 0.99),
+            "timeline": _thin(storm.timeline),
+        }
+
+    def status(self) -> dict[str, Any]:
+        heard = [client.highest for client in self.clients]
+        return {
+            "open": self.open,
+            "min_highest": min(heard, default=-1),
+            "max_highest": max(heard, default=-1),
+            "reconnects": sum(client.reconnects for client in self.clients),
+            "gave_up": sum(client.gave_up for client in self.clients),
+        }
 
     def close(self) -> None:
         self.running = False
         for transport in self.transports.values():
             transport.abort()
+
+
+def _thin(timeline: list[tuple[float, int]], keep: int = 120) -> list[tuple[float, int]]:
+    """At most ``keep`` points of a timeline, its changes kept first."""
+    changes = [p for i, p in enumerate(timeline) if i == 0 or p[1] != timeline[i - 1][1]]
+    step = max(1, len(changes) // keep)
+    return changes[::step]
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -364,6 +560,56 @@ def summarize(gen: LoadGenerator, published: int, cpu: float, wall: float) -> di
     }
 
 
+def tally(gen: LoadGenerator, expected: list[int]) -> dict[str, Any]:
+    """Every client against the lines that exist: lost, repeated, out of order.
+
+    ``expected`` is every seq the database holds, in commit order. A client
+    lost a seq it never received; it repeated one it received more than
+    once; out of order counts lines that arrived after a later one.
+    """
+    wanted = set(expected)
+    last = expected[-1] if expected else -1
+    lost_by_seq: Counter[int] = Counter()
+    clients_lost = clients_repeated = 0
+    for client in gen.clients:
+        missing = {seq for seq in client.gaps if seq in wanted}
+        missing.update(seq for seq in expected if seq > client.highest)
+        lost_by_seq.update(missing)
+        clients_lost += bool(missing)
+        clients_repeated += client.repeated > 0
+    repeats = gen.lean.repeats if gen.lean else Counter()
+    latency: dict[str, float | None] = {}
+    if gen.lean:
+        latency = {f"p{int(f * 100)}": gen.lean.percentile(f) for f in (0.5, 0.9, 0.99)}
+        latency["max"] = gen.lean.percentile(1.0)
+    connects = sorted(c.connect_seconds for c in gen.clients if c.connect_seconds is not None)
+    failures = Counter(c.failed for c in gen.clients if c.failed)
+    return {
+        "clients": len(gen.clients),
+        "expected_lines": len(expected),
+        "last_seq": last,
+        "deliveries": sum(client.received for client in gen.clients),
+        "lost": sum(lost_by_seq.values()),
+        "clients_with_lost": clients_lost,
+        "repeated": sum(client.repeated for client in gen.clients),
+        "clients_with_repeated": clients_repeated,
+        "out_of_order": sum(client.out_of_order for client in gen.clients),
+        # seq -> clients: which lines went missing or twice, for the report.
+        "lost_seqs": dict(lost_by_seq.most_common(50)),
+        "repeated_seqs": dict(repeats.most_common(50)),
+        "latency": latency,
+        "connect": {
+            "p50": percentile(connects, 0.5),
+            "p99": percentile(connects, 0.99),
+            "max": connects[-1] if connects else None,
+        },
+        "reconnects": sum(client.reconnects for client in gen.clients),
+        "gave_up": sum(client.gave_up for client in gen.clients),
+        "failure_reasons": dict(failures),
+        "storms": [],
+    }
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -404,17 +650,32 @@ async def main(args: argparse.Namespace) -> None:
         await commands.put("stop 0")
 
     reading = asyncio.ensure_future(read_commands())
-    gen = LoadGenerator(args.url, args.clients, args.connect_timeout)
+    gen = LoadGenerator(
+        args.url,
+        args.clients,
+        args.connect_timeout,
+        follow=args.follow,
+        rate=args.rate,
+        lean=args.follow,
+    )
     started = time.monotonic()
     await gen.ramp()
     connected = sum(client.connected for client in gen.clients)
+    connects = sorted(c.connect_seconds for c in gen.clients if c.connect_seconds is not None)
+    failures = Counter(c.failed for c in gen.clients if c.failed and not c.connected)
     _emit(
         {
             "ready": connected,
             "failed": args.clients - connected,
             "ramp_seconds": time.monotonic() - started,
+            "connect_p50": percentile(connects, 0.5),
+            "connect_p99": percentile(connects, 0.99),
+            "connect_max": connects[-1] if connects else None,
+            "failure_reasons": dict(failures),
         }
     )
+    sampler = asyncio.ensure_future(gen.sample_open())
+    storms: list[dict[str, Any]] = []
     start = (0.0, 0.0, 0.0)
     window: tuple[float, float, float] | None = None
     while True:
@@ -423,6 +684,23 @@ async def main(args: argparse.Namespace) -> None:
             start = _usage()
         elif command == "end":  # the publisher wrote its last line
             window = _since(start)
+        elif command.startswith("fault "):
+            if gen.storms:
+                storms.append(gen.storm_summary())
+            gen.fault(command.split(" ", 1)[1])
+        elif command == "status":
+            _emit({"status": gen.status()})
+        elif command.startswith("expect "):
+            expected = [int(seq) for seq in json.loads(command.split(" ", 1)[1])]
+            if gen.storms:
+                storms.append(gen.storm_summary())
+            gen.close()
+            sampler.cancel()
+            result = tally(gen, expected)
+            result["storms"] = storms
+            _emit({"result": result})
+            reading.cancel()
+            return
         elif command.startswith("stop"):
             published = int(command.split()[1])
             cpu, wall, waited = window or _since(start)
@@ -431,6 +709,7 @@ async def main(args: argparse.Namespace) -> None:
             result = summarize(gen, published, cpu, wall)
             result["open_at_stop"] = still_open
             result["loadgen_cpu_wait"] = waited / wall if wall > 0 else None
+            sampler.cancel()
             _emit({"result": result})
             reading.cancel()
             return
@@ -450,6 +729,10 @@ def cli() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT)
     parser.add_argument("--cpu", type=int, default=None, help="pin to this core")
+    parser.add_argument("--rate", type=float, default=None, help="open this many per second")
+    parser.add_argument(
+        "--follow", action="store_true", help="reconnect as EventSource does, for good"
+    )
     args = parser.parse_args()
     _prepare_process(args.cpu)
     try:

@@ -183,17 +183,20 @@ def _publish(channel: Channel, forward: Publisher, seconds: float) -> int:
     started = time.monotonic()
     for seq in range(count):
         time.sleep(max(0.0, started + seq / LINES_PER_SECOND - time.monotonic()))
-        marker = f"BENCH#{seq}@{time.time():.6f}# "
-        text = marker + FILLER[: LINE_BYTES - len(marker)]
-        line = Line(
-            channel=channel,
-            timestamp=dt.datetime.now(dt.UTC),
-            kind="message",
-            nick=PUBLISHER_NICK,
-            text=text,
-        )
-        forward(_write(line))
+        forward(_write(bench_line(channel, seq)))
     return count
+
+
+def bench_line(channel: Channel, seq: int) -> Line:
+    """A line of the benchmark: its seq and publish time in its text, ~300 bytes."""
+    marker = f"BENCH#{seq}@{time.time():.6f}# "
+    return Line(
+        channel=channel,
+        timestamp=dt.datetime.now(dt.UTC),
+        kind="message",
+        nick=PUBLISHER_NICK,
+        text=marker + FILLER[: LINE_BYTES - len(marker)],
+    )
 
 
 def _write(line: Line) -> Line:
@@ -218,10 +221,18 @@ def event_data(line: Line) -> str:
 class Loadgen:
     """bench/loadgen.py in its own process on the load generator's core."""
 
-    def __init__(self, service: Service, channel: Channel, clients: int, timeout: float):
-        url = f"{service.url}/{channel.network.slug}/{channel.slug}/{service.stream_path}"
+    def __init__(
+        self,
+        service: Service,
+        channel: Channel | str,
+        clients: int,
+        timeout: float,
+        options: tuple[str, ...] = (),
+    ):
+        path = channel if isinstance(channel, str) else stream_path(channel, service)
+        url = f"{service.url}{path}"
         command = [sys.executable, "-m", "bench.loadgen", url, f"--clients={clients}"]
-        command += [f"--cpu={LOADGEN_CPU}", f"--connect-timeout={timeout}"]
+        command += [f"--cpu={LOADGEN_CPU}", f"--connect-timeout={timeout}", *options]
         self.clients = clients
         self.timeout = timeout
         self.stderr = open(OUT / "loadgen.err", "ab")  # noqa: SIM115  (closed in __exit__)
@@ -259,6 +270,15 @@ class Loadgen:
         self.send(f"stop {published}")
         return dict(self._read(120).get("result", {}))
 
+    def expect(self, seqs: list[int]) -> dict[str, Any]:
+        """Stop, and count every client against the lines the database holds."""
+        self.send("expect " + json.dumps(seqs))
+        return dict(self._read(120).get("result", {}))
+
+    def status(self) -> dict[str, Any]:
+        self.send("status")
+        return dict(self._read(30).get("status", {}))
+
     def _read(self, timeout: float) -> dict[str, Any]:
         try:
             payload = json.loads(self.lines.get(timeout=timeout))
@@ -267,6 +287,10 @@ class Loadgen:
         if "ready" in payload:
             return {"ready_line": payload}
         return dict(payload)
+
+
+def stream_path(channel: Channel, service: Service) -> str:
+    return f"/{channel.network.slug}/{channel.slug}/{service.stream_path}"
 
 
 def _pump(stream: IO[str], lines: "queue.Queue[str]") -> None:

@@ -125,19 +125,38 @@ def running(
     cwd: Path = ROOT,
     stop_signal: int = signal.SIGTERM,
 ) -> Iterator[Service]:
+    service = start(name, command, port, stream_path, env, cwd, stop_signal)
+    try:
+        yield service
+    finally:
+        stop(service)
+
+
+def start(
+    name: str,
+    command: list[str],
+    port: int,
+    stream_path: str,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+    stop_signal: int = signal.SIGTERM,
+    append_log: bool = False,
+) -> Service:
+    """Start ``command`` and wait until it listens; the caller stops it (``stop``)."""
     OUT.mkdir(parents=True, exist_ok=True)
     log_path = OUT / f"{name}.log"
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab" if append_log else "wb") as log:
         process = subprocess.Popen(  # noqa: S603  (our own command line)
             pinned(command), cwd=cwd, env=env, stdout=log, stderr=log, start_new_session=True
         )
     service = Service(name, process, port, stream_path, log_path, stop_signal)
     try:
         wait_for_port(port, process, log_path)
-        service.children = [child.pid for child in service.processes()[1:]]
-        yield service
-    finally:
+    except BaseException:
         stop(service)
+        raise
+    service.children = [child.pid for child in service.processes()[1:]]
+    return service
 
 
 def stop(service: Service) -> None:
@@ -172,7 +191,22 @@ def django_env(database_url: str, app_name: str, **extra: str) -> dict[str, str]
 @contextmanager
 def irclogger(database_url: str, app_name: str, workers: int = 1) -> Iterator[Service]:
     """irclogger as deployed: gunicorn with conf/gunicorn.py (gevent workers)."""
-    port = free_port()
+    service = start_irclogger(database_url, app_name, free_port(), workers)
+    try:
+        yield service
+    finally:
+        stop(service)
+
+
+def start_irclogger(
+    database_url: str,
+    app_name: str,
+    port: int,
+    workers: int = 1,
+    append_log: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> Service:
+    """gunicorn with conf/gunicorn.py on ``port``; ``stop`` (quick) or ``stop_gracefully`` it."""
     env = django_env(
         database_url,
         app_name,
@@ -180,11 +214,22 @@ def irclogger(database_url: str, app_name: str, workers: int = 1) -> Iterator[Se
         GUNICORN_WORKERS=str(workers),
         GUNICORN_ACCESSLOG=str(OUT / f"{app_name}-access.log"),
         GUNICORN_LOGLEVEL="warning",
+        **(extra_env or {}),
     )
     command = [str(BIN / "gunicorn"), "-c", "conf/gunicorn.py"]
     # SIGINT is gunicorn's quick shutdown: open streams are not waited for.
-    with running(app_name, command, port, "stream/", env, stop_signal=signal.SIGINT) as service:
-        yield service
+    return start(
+        app_name, command, port, "stream/", env, stop_signal=signal.SIGINT, append_log=append_log
+    )
+
+
+def stop_gracefully(service: Service, timeout: float) -> None:
+    """What `systemctl stop` does to gunicorn: SIGTERM, then wait for the workers to drain."""
+    if service.process.poll() is None:
+        service.process.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            service.process.wait(timeout)
+    stop(service)
 
 
 @contextmanager
