@@ -6,8 +6,9 @@ Prints ``{"ready": <stream path>}`` once the channels exist, starts writing
 on ``go`` (a line on stdin), prints one ``{"seq": n, "ok": bool, "at": unix
 time}`` per attempt, and stops when its stdin closes. A write that fails
 (PostgreSQL restarting, the connection terminated) is not retried under
-the same seq: the next attempt gets the next one. Whether a failed commit happened anyway only the database knows,
-so the lines that count are the ones it holds at the end (``written_seqs``).
+the same seq: the next attempt gets the next one. Whether a failed commit
+happened anyway only the database knows, so the lines that count are the
+ones it holds at the end (``written_seqs``).
 """
 
 import argparse
