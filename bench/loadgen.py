@@ -131,6 +131,7 @@ class SseProtocol(asyncio.Protocol):
         self.chunked = False
         self.chunk_left = _SIZE_LINE  # or the bytes left in the current chunk
         self.raw = b""  # undecoded chunked bytes
+        self.body_ended = False
         self.pending = b""  # event-stream bytes not yet ending in a line break
         self.data: list[bytes] = []
         self.event_type = b""
@@ -163,6 +164,8 @@ class SseProtocol(asyncio.Protocol):
             data = self._dechunk(data)
         if data:
             self._feed(data, time.time())
+        if self.body_ended and self.transport is not None:
+            self.transport.close()
 
     def _accept(self, head: bytes) -> bool:
         lines = head.split(b"\r\n")
@@ -199,8 +202,12 @@ class SseProtocol(asyncio.Protocol):
                     break
                 length = int(raw[position:end].split(b";", 1)[0].strip() or b"0", 16)
                 position = end + 2
-                # A zero-length chunk ends the body; the server then closes.
-                self.chunk_left = length or _SIZE_LINE
+                if length == 0:
+                    # The body ends here: the stream is over, as a browser sees
+                    # it, even if the server keeps the connection for keep-alive.
+                    self.body_ended = True
+                    break
+                self.chunk_left = length
             elif self.chunk_left == _CHUNK_END:
                 if size - position < 2:
                     break
@@ -222,11 +229,16 @@ class SseProtocol(asyncio.Protocol):
             self.first_line = False
             if text.startswith(b"\xef\xbb\xbf"):  # a leading BOM is dropped
                 text = text[3:]
+        # A CR at the end may be the first half of a CRLF split between two
+        # segments: it waits for the next byte, or it would end two lines.
+        held = b""
+        if text.endswith(b"\r"):
+            text, held = text[:-1], b"\r"
         # Lines end in CRLF, LF or CR; the common case (LF only) splits fast.
         if b"\r" in text:
             text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         lines = text.split(b"\n")
-        self.pending = lines.pop()
+        self.pending = lines.pop() + held
         for line in lines:
             self._line(line, now)
 
@@ -284,7 +296,7 @@ class LeanTally:
         self.repeats: Counter[int] = Counter()
 
     def add(self, seq: int, latency: float) -> None:
-        self.latency_ms[max(0, int(latency * 1000))] += 1
+        self.latency_ms[max(0, round(latency * 1000))] += 1
 
     def percentile(self, fraction: float) -> float | None:
         total = sum(self.latency_ms.values())

@@ -16,9 +16,17 @@ from bench import db
 from bench.servers import ROOT
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
-# The project's speed goals: streams, pages while streams are open, search, import.
+# The project's speed goals: streams, pages while streams are open, search, import,
+# and streams in motion (connect storms, reloads, restarts, faults, the soak).
 GOAL_PAGE_P99_WITH_STREAMS = 0.100
-GOAL_RSS_PER_STREAM_KIB = 32
+GOAL_RSS_PER_STREAM_KIB = 24
+GOAL_STORM_CLIENTS = 10_000
+GOAL_BACK_SECONDS = 10.0
+GOAL_PAGE_P99_IN_STORM = 0.300
+# From the soak's second lifetime cycle on, the worker's RSS may grow this much in all.
+GOAL_SOAK_GROWTH_MB = 5.0
+# The streams' maximum lifetime when the soak did not shorten it (streams/hub.py).
+DEFAULT_LIFETIME_SECONDS = 660.0
 GOAL_IMPORT_LINES_PER_S = 50_000
 GOAL_SEARCH_P50 = 0.100
 GOAL_BIG_DAY_PAGE = 0.300
@@ -81,6 +89,10 @@ def render(results: dict[str, Any]) -> list[str]:
     out += _header(results)
     out += _scenarios(results)
     out += _big_data(results)
+    out += _connect_storm(results)
+    out += _fault_stage(results, "reload-storm", "Reload and restart storms")
+    out += _fault_stage(results, "chaos", "Chaos")
+    out += _soak(results)
     out += _goals(results)
     out += _profile(results)
     out += _reading(results)
@@ -251,7 +263,7 @@ def _goals(results: dict[str, Any]) -> list[str]:
     ]
 
     def goal(text: str, figure: str, met: bool | None) -> None:
-        out.append(f"| {text} | {figure} | {'–' if met is None else 'yes' if met else '**no**'} |")
+        out.append(_goal_row(text, figure, met))
 
     if mine is None:
         goal("irclogger holds N streams, 0 missed, 0 duplicated", "not run", None)
@@ -299,7 +311,7 @@ def _goals(results: dict[str, Any]) -> list[str]:
         )
         rss = mine.get("rss_per_stream_kib")
         goal(
-            "≤ 32 KiB RSS per open stream",
+            f"≤ {GOAL_RSS_PER_STREAM_KIB} KiB RSS per open stream",
             "–" if rss is None else f"{rss:.1f} KiB",
             None if rss is None else rss <= GOAL_RSS_PER_STREAM_KIB,
         )
@@ -322,6 +334,294 @@ def _goals(results: dict[str, Any]) -> list[str]:
         f"{ms(day)} ms (p50)",
         None if day is None else day < GOAL_BIG_DAY_PAGE,
     )
+    out += _motion_goals(results.get("stages", {}))
+    return [*out, ""]
+
+
+def _goal_row(text: str, figure: str, met: bool | None) -> str:
+    return f"| {text} | {figure} | {'–' if met is None else 'yes' if met else '**no**'} |"
+
+
+def _motion_goals(stages: dict[str, Any]) -> list[str]:
+    """The goals of streams in motion: storms, faults, the soak. A smaller N meets nothing."""
+    rows = []
+    storm = stages.get("connect-storm")
+    text = f"{GOAL_STORM_CLIENTS:,} streams opened at 2,000/s all connect (0 timeouts)"
+    if not storm or "ready" not in storm:
+        rows.append(_goal_row(text, _not_run(storm), None))
+    else:
+        ready, n = storm["ready"], storm["clients"]
+        figure = (
+            f"{ready.get('ready', 0):,} of {n:,} connected, {ready.get('failed', 0):,} failed "
+            f"{ready.get('failure_reasons') or ''}; connect p50 {_s(ready.get('connect_p50'))}, "
+            f"p99 {_s(ready.get('connect_p99'))}"
+        )
+        rows.append(_goal_row(text, figure, _at_size(n, ready.get("failed") == 0)))
+    reload = stages.get("reload-storm")
+    for fault in ("reload", "restart"):
+        figures = _fault(reload, fault)
+        if figures is None:
+            for text in _storm_goal_texts(fault):
+                rows.append(_goal_row(text, _not_run(reload), None))
+            continue
+        assert reload is not None
+        n = reload["clients"]
+        back = figures["storm"].get("all_back_after_drop")
+        texts = _storm_goal_texts(fault)
+        rows.append(
+            _goal_row(
+                texts[0],
+                f"{_s(back)} (N={n:,}; {figures['storm'].get('not_back', '?')} not back)",
+                _at_size(n, back is not None and back <= GOAL_BACK_SECONDS),
+            )
+        )
+        lost, repeated = figures.get("lost_in_window"), figures.get("repeated_in_window")
+        load = reload.get("loadgen", {})
+        rows.append(
+            _goal_row(
+                texts[1],
+                f"{lost} lost, {repeated} repeated in the storm "
+                f"({load.get('lost')} / {load.get('repeated')} over the whole run)",
+                _at_size(n, lost == 0 and repeated == 0 and load.get("lost") == 0),
+            )
+        )
+        page = figures.get("pages", {})
+        p99 = page.get("p99")
+        rows.append(
+            _goal_row(
+                texts[2],
+                f"{ms(p99)} ms ({page.get('ok', 0)} ok, failed {page.get('failures') or 0})",
+                _at_size(n, p99 is not None and p99 < GOAL_PAGE_P99_IN_STORM),
+            )
+        )
+    chaos = stages.get("chaos")
+    text = "chaos: every fault, every client has every line exactly once, in order"
+    if not chaos or "loadgen" not in chaos:
+        rows.append(_goal_row(text, _not_run(chaos), None))
+    else:
+        load = chaos["loadgen"]
+        rows.append(
+            _goal_row(
+                text,
+                f"N={chaos['clients']:,}: {load.get('lost')} lost, {load.get('repeated')} "
+                f"repeated, {load.get('out_of_order')} out of order over "
+                f"{len(chaos.get('faults', []))} faults",
+                load.get("lost") == 0
+                and load.get("repeated") == 0
+                and load.get("out_of_order") == 0
+                and all(f.get("settled") for f in chaos.get("faults", [])),
+            )
+        )
+    soak = stages.get("soak")
+    text = f"soak: worker RSS from the 2nd lifetime cycle on grows ≤ {GOAL_SOAK_GROWTH_MB:.0f} MB"
+    cycles = _cycles(soak) if soak and "soak" in soak else []
+    if len(cycles) < 3:
+        rows.append(
+            _goal_row(text, _not_run(soak) if not cycles else f"{len(cycles)} cycles only", None)
+        )
+    else:
+        assert soak is not None
+        growth = cycles[-1]["rss_mb"] - cycles[1]["rss_mb"]
+        load = soak.get("loadgen", {})
+        rows.append(
+            _goal_row(
+                text,
+                f"{growth:+.1f} MB from cycle 2 to cycle {len(cycles)} "
+                f"({cycles[1]['rss_mb']:.0f} → {cycles[-1]['rss_mb']:.0f} MB); "
+                f"{load.get('lost')} lost, {load.get('repeated')} repeated",
+                growth <= GOAL_SOAK_GROWTH_MB and load.get("lost") == 0,
+            )
+        )
+    return rows
+
+
+def _storm_goal_texts(fault: str) -> list[str]:
+    return [
+        f"{fault}: all streaming again ≤ {GOAL_BACK_SECONDS:.0f} s after the drop",
+        f"{fault}: 0 lines lost or repeated",
+        f"{fault}: page p99 < {GOAL_PAGE_P99_IN_STORM * 1000:.0f} ms during the storm",
+    ]
+
+
+def _at_size(clients: int, met: bool) -> bool | None:
+    """A goal at 10,000 streams is met or missed only at 10,000; missed at any N is missed."""
+    if not met:
+        return False
+    return True if clients >= GOAL_STORM_CLIENTS else None
+
+
+def _not_run(stage: dict[str, Any] | None) -> str:
+    if stage and "error" in stage:
+        return f"failed: {stage['error'][:120]}"
+    return "not run"
+
+
+def _fault(stage: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    for figures in (stage or {}).get("faults", []):
+        if figures.get("name") == name:
+            return dict(figures)
+    return None
+
+
+def _s(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} s"
+
+
+def _connect_storm(results: dict[str, Any]) -> list[str]:
+    stage = results.get("stages", {}).get("connect-storm")
+    if not stage:
+        return []
+    out = ["## Connect storm", ""]
+    if "error" in stage:
+        return [*out, f"Failed: {stage['error']}", ""]
+    ready, after = stage["ready"], stage.get("after", {})
+    latency = after.get("latency", {})
+    return [
+        *out,
+        f"{stage['clients']:,} streams opened at {stage['rate']:,.0f}/s (one new connection "
+        f"every {1000 / stage['rate']:.1f} ms, however many are still pending) on an idle "
+        f"irclogger (1 gevent worker); a connect without response headers after "
+        f"{stage['timeout']:.0f} s failed. Then 3 s of lines at 10/s: did every stream really "
+        "open?",
+        "",
+        "| N | connected | failed (why) | connect p50 / p99 / max s | opening took s "
+        "| then delivered | missed | dup | delivery p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {stage['clients']:,} | {ready.get('ready', 0):,} | {ready.get('failed', 0):,} "
+        f"{ready.get('failure_reasons') or ''} | {_f(ready.get('connect_p50'))} / "
+        f"{_f(ready.get('connect_p99'))} / {_f(ready.get('connect_max'))} | "
+        f"{_f(ready.get('ramp_seconds'))} | {after.get('deliveries', 0):,}/"
+        f"{after.get('expected_deliveries', 0):,} | {after.get('missed', '–')} | "
+        f"{after.get('duplicated', '–')} | {ms(latency.get('p99'))} |",
+        "",
+    ]
+
+
+def _f(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+_FAULT_LEGEND = (
+    "A private PostgreSQL, irclogger as deployed (gunicorn, conf/gunicorn.py, 1 gevent "
+    "worker), N clients that reconnect as EventSource does (they honour `retry:` and send "
+    "`Last-Event-ID`, for as long as the run lasts), and a writer committing a line every "
+    "0.1 s throughout (bench/chaos.py). Faults come one after another; after each the run "
+    "waits until every client streams again and has read a line written after it. "
+    "*dropped*: clients whose stream ended; *all back*: seconds from the first drop until "
+    "the last client streamed again; *settled*: seconds from the fault until every client "
+    "had a line written after it; *lines*: committed during that time; *lost / repeated*: "
+    "of those, summed over clients (a line missing for 3 clients counts 3); *pages*: the "
+    "channel's day page requested one after another from the fault until settled."
+)
+
+
+def _fault_stage(results: dict[str, Any], key: str, title: str) -> list[str]:
+    stage = results.get("stages", {}).get(key)
+    if not stage:
+        return []
+    out = [f"## {title}", ""]
+    if "error" in stage:
+        return [*out, f"Failed: {stage['error']}", ""]
+    load = stage.get("loadgen", {})
+    out += [
+        _FAULT_LEGEND,
+        "",
+        f"N = {stage['clients']:,}: {stage.get('ready', {}).get('ready', 0):,} streams open "
+        f"before the first fault. Over the whole run ({stage.get('seconds', 0):.0f} s): "
+        f"{stage.get('written', 0):,} lines in the database ({stage.get('failed_writes', 0)} "
+        f"writes failed during outages); every client against them: **{load.get('lost')} "
+        f"lost, {load.get('repeated')} repeated, {load.get('out_of_order')} out of order** "
+        f"({load.get('clients_with_lost')} clients missed a line, "
+        f"{load.get('clients_with_repeated')} saw one twice); {load.get('reconnects', 0):,} "
+        f"reconnects; delivery p50 / p99 {ms(load.get('latency', {}).get('p50'))} / "
+        f"{ms(load.get('latency', {}).get('p99'))} ms (replays after a drop included).",
+        "",
+        "| fault | what | dropped | all back s | downtime p50 / p99 s | settled s | lines "
+        "| lost | repeated | page p50 / p99 ms (ok, failed) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for figures in stage.get("faults", []):
+        storm, pages = figures.get("storm", {}), figures.get("pages", {})
+        settled = _f(figures.get("settle_seconds")) if figures.get("settled") else "**never**"
+        out.append(
+            f"| {figures['name']} | {figures.get('detail', '')} | {storm.get('dropped', '–')} "
+            f"| {_f(storm.get('all_back_after_drop'))} | {_f(storm.get('downtime_p50'))} / "
+            f"{_f(storm.get('downtime_p99'))} | {settled} | {figures.get('lines_in_window')} "
+            f"| {figures.get('lost_in_window')} | {figures.get('repeated_in_window')} "
+            f"| {ms(pages.get('p50'))} / {ms(pages.get('p99'))} ({pages.get('ok', 0)}, "
+            f"{sum((pages.get('failures') or {}).values())}) |"
+        )
+    if load.get("lost_seqs") or load.get("repeated_seqs"):
+        out += [
+            "",
+            f"Lines lost (seq: clients) {load.get('lost_seqs')}; repeated "
+            f"{load.get('repeated_seqs')}.",
+        ]
+    failures = {
+        f["name"]: f["pages"]["failures"]
+        for f in stage.get("faults", [])
+        if f.get("pages", {})
+        if f["pages"].get("failures")
+    }
+    if failures:
+        out += ["", f"Page requests that failed during the faults: {failures}."]
+    return [*out, ""]
+
+
+def _cycles(stage: dict[str, Any]) -> list[dict[str, Any]]:
+    """The soak's sample at the end of each lifetime cycle (the first at or after k × lifetime)."""
+    samples = stage.get("soak", [])
+    lifetime = stage.get("plan", {}).get("lifetime_seconds") or DEFAULT_LIFETIME_SECONDS
+    cycles = []
+    k = 1
+    for sample in samples:
+        if sample["seconds"] >= k * lifetime:
+            cycles.append({"cycle": k, **sample})
+            k = int(sample["seconds"] // lifetime) + 1
+    return cycles
+
+
+def _soak(results: dict[str, Any]) -> list[str]:
+    stage = results.get("stages", {}).get("soak")
+    if not stage:
+        return []
+    out = ["## Soak", ""]
+    if "error" in stage:
+        return [*out, f"Failed: {stage['error']}", ""]
+    plan, load = stage.get("plan", {}), stage.get("loadgen", {})
+    lifetime = plan.get("lifetime_seconds")
+    out += [
+        f"{stage['clients']:,} clients that reconnect as EventSource does, a line every 0.1 s, "
+        f"no fault, for {plan.get('soak_seconds', 0) / 60:.0f} minutes; the streams end at "
+        + (
+            f"their maximum lifetime (STREAM_MAX_LIFETIME_SECONDS={lifetime:.0f} given to the "
+            "service)"
+            if lifetime
+            else "their maximum lifetime (540–660 s, streams/hub.py)"
+        )
+        + f" and reconnect. {load.get('reconnects', 0):,} reconnects in all; "
+        f"**{load.get('lost')} lost, {load.get('repeated')} repeated, "
+        f"{load.get('out_of_order')} out of order**. Worker RSS {stage.get('rss_start_mb', 0):.0f}"
+        f" MB with the streams open at the start, {stage.get('rss_end_mb', 0):.0f} MB at the end.",
+        "",
+        "RSS at the end of each lifetime cycle (USS: the memory only the worker holds):",
+        "",
+        "| cycle | minute | open | reconnects so far | worker RSS MB | USS MB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for cycle in _cycles(stage):
+        out.append(
+            f"| {cycle['cycle']} | {cycle['seconds'] / 60:.1f} | {cycle.get('open')} "
+            f"| {cycle.get('reconnects', 0):,} | {cycle.get('rss_mb', 0):.1f} "
+            f"| {cycle.get('uss_mb', 0):.1f} |"
+        )
+    if lifetime is None or load.get("reconnects", 0) < stage["clients"]:
+        out += [
+            "",
+            "If the reconnects are fewer than the clients times the cycles, the streams did "
+            "not end at the lifetime asked for (the service may not read "
+            "STREAM_MAX_LIFETIME_SECONDS): read the cycles as time, not as lifetimes.",
+        ]
     return [*out, ""]
 
 
@@ -427,8 +727,12 @@ def _reproduce() -> list[str]:
         "## How to reproduce",
         "",
         "```",
-        "make bench-quick   # N = 100 and 1,000, 50,000 lines: under 3 minutes",
-        "make bench         # N = 100 to 10,000, 1,000,000 lines, py-spy profile: 7-16 minutes",
+        "make bench-quick   # N = 100 and 1,000, 50,000 lines, small storms: under 5 minutes",
+        "make bench         # N = 100 to 10,000, 1,000,000 lines, py-spy profile, the storms",
+        "                   # and chaos at 10,000 and 2,000 streams, then the hour-long soak",
+        "make bench BENCH_ARGS=--no-soak   # all of it but the soak",
+        "make chaos         # the chaos stage alone (2,000 streams, every fault)",
+        "make soak          # the soak alone (SOAK_MINUTES=60, SOAK_LIFETIME=<seconds>)",
         "```",
         "",
         "It needs nothing running: it starts its own database (`irclogger_bench` on the "

@@ -97,9 +97,13 @@ def run(target: Target, clients: int, channel: Channel, plan: Plan) -> dict[str,
             if profiler is not None:
                 result["profile"] = _profile_summary(profiler)
         result["log_tail"] = streams.log_path.read_text(errors="replace")[-1500:]
+    forget_published(channel)
+    return result
+
+
+def forget_published(channel: Channel) -> None:
     # The next scenario's page must be the same size as this one's.
     Line.objects.filter(channel=channel, nick=PUBLISHER_NICK).delete()
-    return result
 
 
 def _ramp(loadgen: "Loadgen", streams: Service, rss_before: int) -> dict[str, Any]:
@@ -131,7 +135,7 @@ def _window(
     started = time.monotonic()
     loadgen.send("go")
     probe = PageProbe(pages.url, data.live_day_path(), plan.publish_seconds + 20)
-    published = _publish(channel, forward, plan.publish_seconds)
+    published = publish_lines(channel, forward, plan.publish_seconds)
     # CPU shares are of the publishing window: the sustained load.
     loadgen.send("end")
     wall = time.monotonic() - started
@@ -177,7 +181,7 @@ def _cpu(service: Service) -> float:
     return total
 
 
-def _publish(channel: Channel, forward: Publisher, seconds: float) -> int:
+def publish_lines(channel: Channel, forward: Publisher, seconds: float) -> int:
     """Write lines as the bot does, on a fixed schedule; returns how many."""
     count = int(seconds * LINES_PER_SECOND)
     started = time.monotonic()

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.management import call_command
 
-from bench import data, report, scenario, servers
+from bench import data, report, scenario, servers, stages
 from bench.scenario import Plan, Publisher, Target, event_data
 from bench.servers import OUT, Service, Unavailable
 
@@ -35,20 +35,65 @@ def main(args: argparse.Namespace, url: str, started: float) -> None:
     budget = QUICK_BUDGET if args.quick else FULL_BUDGET
     call_command("migrate", verbosity=0)
     channels = data.prepare_channels()
-    lines = args.lines or (QUICK_LINES if args.quick else FULL_LINES)
-    results: dict[str, Any] = {
+    only = set(args.only or [])
+    stage_names = [s for s in stages.STAGES if (s in only if only else _by_default(s, args))]
+    if only and only <= set(stages.STAGES):
+        # Stages alone (make soak, make chaos): added to the last run's figures.
+        results = _previous() or _fresh(url, args.quick)
+    else:
+        results = _fresh(url, args.quick)
+        _streams(args, url, started, budget, channels, results)
+    sizes = stages.sizes(args.quick)
+    options = {"soak_minutes": args.soak_minutes, "lifetime_seconds": args.lifetime_seconds}
+    results.setdefault("stages", {})
+    for name in stage_names:
+        results["stages"][name] = stages.run_stage(name, sizes[name], url, channels.live, options)
+    results["seconds"] = time.monotonic() - started
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps(results, indent=1, default=str))
+    report.write(results)
+    print(f"bench: done in {results['seconds']:.0f} s; see bench/RESULTS.md", flush=True)
+
+
+def _by_default(stage: str, args: argparse.Namespace) -> bool:
+    """Every stage runs in a full run; --quick skips the soak, --no-soak too."""
+    return not (stage == "soak" and (args.quick or args.no_soak))
+
+
+def _fresh(url: str, quick: bool) -> dict[str, Any]:
+    return {
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "quick": args.quick,
+        "quick": quick,
         "machine": report.machine(url),
         "notes": [],
     }
+
+
+def _previous() -> dict[str, Any] | None:
+    try:
+        return dict(json.loads((OUT / "results.json").read_text()))
+    except (OSError, ValueError):
+        return None
+
+
+def _streams(
+    args: argparse.Namespace,
+    url: str,
+    started: float,
+    budget: float,
+    channels: data.Channels,
+    results: dict[str, Any],
+) -> None:
+    """The import, the big-data pages, every system at every N, the profile."""
+    lines = args.lines or (QUICK_LINES if args.quick else FULL_LINES)
     print(f"bench: importing {lines:,} generated lines", flush=True)
     results["import"] = data.measure_import(lines, LINES_PER_DAY)
     results["big_data"] = _big_data(url, lines, args.quick)
     plan = Plan(publish_seconds=5.0 if args.quick else 10.0)
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
     results["plan"] = {"sizes": sizes, "publish_seconds": plan.publish_seconds}
-    targets = [t for t in _targets(url, results["notes"]) if not args.only or t.name in args.only]
+    only = set(args.only or []) - set(stages.STAGES)
+    targets = [t for t in _targets(url, results["notes"]) if not only or t.name in only]
     results["scenarios"] = {t.name: {"title": t.title, "runs": []} for t in targets}
     # N by N, every system at each N: the systems compared at one N are
     # measured minutes apart, and a run out of time loses the largest N only.
@@ -63,11 +108,6 @@ def main(args: argparse.Namespace, url: str, started: float) -> None:
             results["scenarios"][target.name]["runs"].append(run)
     if not args.quick and "irclogger" in results["scenarios"] and not args.no_profile:
         results["profile"] = _profile(url, channels.live, plan, max(sizes))
-    results["seconds"] = time.monotonic() - started
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps(results, indent=1, default=str))
-    report.write(results)
-    print(f"bench: done in {results['seconds']:.0f} s; see bench/RESULTS.md", flush=True)
 
 
 def _scenario(target: Target, clients: int, channel: Any, plan: Plan) -> dict[str, Any]:

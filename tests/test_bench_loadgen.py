@@ -13,7 +13,15 @@ from contextlib import contextmanager
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.loadgen import Client, LoadGenerator, SseProtocol, summarize
+from bench.loadgen import (
+    Client,
+    LeanTally,
+    LoadGenerator,
+    SseProtocol,
+    percentile,
+    summarize,
+    tally,
+)
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 
@@ -108,3 +116,54 @@ def test_it_counts_missed_duplicated_and_out_of_order_lines_per_client():
     assert result["clients_missing_lines"] == 2
     assert result["fanout_complete_lines"] == 3
     assert result["loadgen_cpu"] == 0.5
+
+
+def test_the_end_of_a_chunked_body_ends_the_stream_as_a_browser_sees_it():
+    # gunicorn keeps the connection for keep-alive after a stream's last
+    # chunk; EventSource reconnects at the end of the body, not of the socket.
+    client = Client(0)
+    lost: list[Client] = []
+    loop = asyncio.new_event_loop()
+    ours, theirs = socket.socketpair()
+    seen: asyncio.Future[bool] = loop.create_future()
+    transport, protocol = loop.run_until_complete(
+        loop.create_connection(
+            lambda: SseProtocol(client, b"GET / HTTP/1.1\r\n\r\n", seen, lost.append), sock=ours
+        )
+    )
+    try:
+        protocol.data_received(HEAD + _chunked(b"retry: 700\n\n") + b"0\r\n\r\n")
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert lost == [client]
+        assert client.retry == 0.7
+    finally:
+        transport.abort()
+        loop.close()
+        theirs.close()
+
+
+def test_it_tallies_lost_repeated_and_late_lines_against_what_the_database_holds():
+    generator = LoadGenerator("http://127.0.0.1:9/stream", 3, 1.0, follow=True, lean=True)
+    perfect, sloppy, late = generator.clients
+    for seq in [0, 1, 3]:  # seq 2 was never committed
+        perfect.count(seq)
+    for seq in [0, 3, 1, 1]:  # 1 arrives after 3, then again
+        sloppy.count(seq)
+    late.count(1)  # missed 0, and 3
+    result = tally(generator, expected=[0, 1, 3])
+    assert result["lost"] == 2
+    assert result["lost_seqs"] == {0: 1, 3: 1}
+    assert result["clients_with_lost"] == 1
+    assert result["repeated"] == 1
+    assert result["out_of_order"] == 1
+    assert result["deliveries"] == 3 + 4 + 1
+
+
+def test_its_latency_histogram_answers_percentiles_in_milliseconds():
+    lean = LeanTally()
+    latencies = [ms / 1000 for ms in range(1, 101)]
+    for latency in latencies:
+        lean.add(0, latency)
+    for fraction in (0.5, 0.99, 1.0):
+        assert lean.percentile(fraction) == percentile(latencies, fraction)
+    assert LeanTally().percentile(0.5) is None
