@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: help setup db run superuser test test-fast lint format migrations-check nginxconf bench bench-quick stop-db clean
+.PHONY: help setup db run superuser test test-fast lint format migrations-check nginxconf bench bench-quick chaos soak stop-db clean
 
 help: ## list every target (this list)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /\1\t/' | \
@@ -58,11 +58,20 @@ NGINX_OUT ?= var/nginx
 nginxconf: setup ## render conf/nginx/ into var/nginx (README, Deploy)
 	$(PY) manage.py nginxconf --out $(NGINX_OUT) $(NGINXCONF_ARGS)
 
-bench: setup ## the benchmark; results in bench/RESULTS.md
-	$(PY) -m bench.run
+bench: setup ## the benchmark; results in bench/RESULTS.md (BENCH_ARGS=--no-soak: all but the soak)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 bench-quick: setup ## a shorter benchmark run
 	$(PY) -m bench.run --quick
+
+chaos: setup ## the benchmark's chaos stage alone: 2,000 streams through every fault
+	$(PY) -m bench.run --only chaos
+
+# SOAK_LIFETIME (seconds) shortens the streams' maximum lifetime.
+SOAK_MINUTES ?= 60
+soak: setup ## the benchmark's soak alone (SOAK_MINUTES=60, SOAK_LIFETIME=seconds)
+	$(PY) -m bench.run --only soak --soak-minutes $(SOAK_MINUTES) \
+		$(if $(SOAK_LIFETIME),--lifetime-seconds $(SOAK_LIFETIME))
 
 stop-db: setup ## stop the embedded PostgreSQL
 	$(PY) -c "from irclogger import devdb; devdb.stop()"
