@@ -1,21 +1,25 @@
 """Networks, channels, who may read the private ones, and the log lines."""
 
 import datetime as dt
+import functools
+import operator
+import re
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import (
-    SearchHeadline,
+    CombinedSearchQuery,
     SearchQuery,
+    SearchQueryField,
     SearchVector,
     SearchVectorField,
 )
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Func, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Upper
+from django.db.models.functions import Cast, Upper
 
 # LineKind is defined in kinds.py (rendering reads it without the ORM); the
 # bot and the importers import it from here with the models.
@@ -27,10 +31,6 @@ from irclogger.params import day_bounds, parse_zone
 # they must match or nothing is found.
 SEARCH_CONFIG = "english"
 
-# Marks around a search match inside a headline; private-use code points
-# that IRC text will not contain, swapped for <mark> after escaping.
-HEADLINE_START = "\ue000"
-HEADLINE_STOP = "\ue001"
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -211,28 +211,33 @@ class LineQuerySet(models.QuerySet["Line"]):
         """For latest_live_id, and for the hub, which runs it on its own connection."""
         return self.after(0).order_by("-id").values_list("id", flat=True)
 
-    def search(self, query: str) -> "LineQuerySet":
-        """Web-search syntax ("quoted phrase", or, -not); never a syntax error."""
-        cleaned = clean_search_query(query)
-        if not cleaned:
+    def matching(self, pieces: list[tuple[str, str]], channel_ids: list[int]) -> "LineQuerySet":
+        """Lines of these channels matching query_pieces, through line_channel_search.
+
+        The channels are part of the text condition, not a second condition
+        beside it: the planner, guessing from the whole table, may drop a
+        separate channel condition from the index scan and filter the rows
+        afterwards, reading every matching line of every channel.
+        """
+        if not channel_ids:
             return self.none()
-        return self.filter(
-            search_vector=SearchQuery(cleaned, search_type="websearch", config=SEARCH_CONFIG)
+        channels = Cast(
+            Value(" | ".join(f"'{CHANNEL_LEXEME}{int(pk)}'" for pk in channel_ids)),
+            SearchQueryField(),
+        )
+        query = CombinedSearchQuery(text_query(pieces), "&&", channels, SEARCH_CONFIG)
+        return (
+            self.filter(channel_id__in=channel_ids)
+            .alias(document=ChannelDocument())
+            .filter(document=query)
         )
 
-    def with_headline(self, query: str) -> "LineQuerySet":
-        return self.annotate(
-            headline=SearchHeadline(
-                _stripped_text(),
-                SearchQuery(
-                    clean_search_query(query), search_type="websearch", config=SEARCH_CONFIG
-                ),
-                config=SEARCH_CONFIG,
-                start_sel=HEADLINE_START,
-                stop_sel=HEADLINE_STOP,
-                highlight_all=True,
-            )
-        )
+    def search(self, query: str, *, prefix_last: bool = False) -> "LineQuerySet":
+        """Web-search syntax ("quoted phrase", or, -not, word*); never a syntax error."""
+        pieces = query_pieces(query, prefix_last=prefix_last)
+        if not pieces:
+            return self.none()
+        return self.filter(search_vector=text_query(pieces))
 
 
 def clean_search_query(query: str) -> str:
@@ -245,7 +250,45 @@ def clean_search_query(query: str) -> str:
     return " ".join(printable.split())[:500]
 
 
-def _stripped_text() -> Func:
+# A word followed by "*": every word that starts with it.
+_PREFIX = re.compile(r"(\w+)\*")
+# A quoted phrase (perhaps unterminated) or a run of other characters.
+_TOKEN = re.compile(r'-?"[^"]*"?|\S+')
+
+
+def query_pieces(query: str, *, prefix_last: bool = False) -> list[tuple[str, str]]:
+    """The query as (websearch_to_tsquery | to_tsquery, text) pieces, ANDed.
+
+    websearch syntax has no prefix match, so each ``word*`` becomes its own
+    ``'word':*`` piece (only word characters, so it cannot be a syntax error).
+    With ``prefix_last`` the last word is a prefix too: the reader is typing it.
+    """
+    cleaned = clean_search_query(query)
+    tokens = _TOKEN.findall(cleaned)
+    if prefix_last and tokens and not query[-1:].isspace() and re.fullmatch(r"\w+", tokens[-1]):
+        tokens[-1] += "*"
+    rest = [token for token in tokens if not _PREFIX.fullmatch(token)]
+    pieces = [("raw", f"'{match.group(1)}':*") for t in tokens if (match := _PREFIX.fullmatch(t))]
+    if rest:
+        pieces.insert(0, ("websearch", " ".join(rest)))
+    return pieces
+
+
+def text_query(pieces: list[tuple[str, str]]) -> SearchQuery:
+    """The tsquery of query_pieces, for filters and headlines."""
+    queries = [SearchQuery(text, search_type=kind, config=SEARCH_CONFIG) for kind, text in pieces]
+    return functools.reduce(operator.and_, queries)
+
+
+def text_query_sql(pieces: list[tuple[str, str]]) -> tuple[str, list[str]]:
+    """The same tsquery as SQL with parameters, for what the ORM cannot say (numnode)."""
+    functions = {"websearch": "websearch_to_tsquery", "raw": "to_tsquery"}
+    sql = " && ".join(f"{functions[kind]}(%s::regconfig, %s)" for kind, _ in pieces)
+    params = [value for _, text in pieces for value in (SEARCH_CONFIG, text)]
+    return f"({sql})", params
+
+
+def stripped_text() -> Func:
     """The line's text without formatting codes, in SQL (for the index and snippets).
 
     Without it, colour digits would glue to words: "\\x0304error" would be
@@ -261,8 +304,33 @@ def _stripped_text() -> Func:
     )
 
 
+# A lexeme the text parser never makes (words have no spaces): " 12" is
+# "this line is in channel 12".
+CHANNEL_LEXEME = " "
+
+
+class ChannelDocument(Func):
+    """The stored search vector plus the line's channel as one more lexeme."""
+
+    output_field = SearchVectorField()
+
+    def __init__(self) -> None:
+        super().__init__(models.F("search_vector"), models.F("channel_id"))
+
+    def as_sql(
+        self, compiler: Any, connection: Any, *args: Any, **kwargs: Any
+    ) -> tuple[str, list[Any]]:
+        vector, channel = self.get_source_expressions()
+        vector_sql, vector_params = compiler.compile(vector)
+        channel_sql, channel_params = compiler.compile(channel)
+        sql = (
+            f"({vector_sql} || array_to_tsvector(ARRAY['{CHANNEL_LEXEME}' || {channel_sql}::text]))"
+        )
+        return sql, [*vector_params, *channel_params]
+
+
 def _search_document() -> Any:
-    return SearchVector(_stripped_text(), config=SEARCH_CONFIG)
+    return SearchVector(stripped_text(), config=SEARCH_CONFIG)
 
 
 class Line(models.Model):
@@ -327,7 +395,11 @@ class Line(models.Model):
                 name="line_redacted_by",
                 condition=Q(redacted_by__isnull=False),
             ),
-            GinIndex(fields=["search_vector"], name="line_search"),
+            # The text and the channel in one document: search asks for its
+            # words AND one of the reader's channels in a single condition
+            # (LineQuerySet.matching), so the index never hands over a line
+            # of a channel the reader may not see.
+            GinIndex(ChannelDocument(), name="line_channel_search"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("search/", search.search, name="irc-search"),
+    path("search.json", search.search_json, name="irc-search-json"),
     path("zone/", zone.zone, name="irc-zone"),
     # Browsers ask for it on pages without <link rel=icon> (the admin's).
     path("favicon.ico", RedirectView.as_view(url=static("irclogger/favicon.svg"))),
@@ -27,6 +28,7 @@ urlpatterns = [
     path("", include("streams.urls")),
     path(f"{_channel}/", channel.today, name="irc-today"),
     path(f"{_channel}/search/", search.search, name="irc-channel-search"),
+    path(f"{_channel}/search.json", search.search_json, name="irc-channel-search-json"),
     path(f"{_channel}/line/<lineid:line_id>/", channel.permalink, name="irc-permalink"),
     path(f"{_channel}/jump/", channel.jump, name="irc-jump"),
     path(f"{_channel}/<int:year>/", year.year, name="irc-year"),

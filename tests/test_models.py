@@ -61,7 +61,8 @@ def test_it_finds_the_latest_live_id_of_a_channel(public_channel: Channel) -> No
 )
 def test_it_answers_any_search_query(public_channel: Channel, query: str) -> None:
     say(public_channel, "the gevent worker runs django")
-    list(Line.objects.search(query).with_headline(query))
+    list(Line.objects.search(query))
+    list(Line.objects.search(query, prefix_last=True))
 
 
 def test_it_finds_words_behind_colour_codes(public_channel: Channel) -> None:
