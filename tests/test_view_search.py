@@ -160,9 +160,11 @@ def test_it_shows_times_in_the_readers_or_the_channels_zone(
     body = client.get("/search/", {"q": "needle"}).content.decode()
     # 20:00 UTC is 05:00 the next day in Tokyo: the link names that day.
     assert "2024-03-11 05:00:00" in body
-    assert f"/libera/python/2024-03-11/?tz=Asia%2FTokyo&amp;hl={line.id}" in body
+    # The day page is in the channel's zone too: the link needs no ?tz=.
+    assert f"/libera/python/2024-03-11/?hl={line.id}#L{line.id}" in body
     body = client.get("/search/", {"q": "needle", "tz": "America/New_York"}).content.decode()
     assert "2024-03-10 16:00:00" in body
+    assert f"/libera/python/2024-03-10/?tz=America%2FNew_York&amp;hl={line.id}" in body
     assert client.get("/search/", {"q": "needle", "tz": "Europe"}).status_code == 400
 
 

@@ -14,7 +14,7 @@ from irclogger.lines import line_fields, render_line
 from irclogger.models import Channel, Line
 from irclogger.params import zone_name
 from irclogger.search import Cursor, Result, SearchForm, SearchPage, search_lines
-from irclogger.views._common import get_tz, tz_query
+from irclogger.views._common import chosen_zone, get_tz, tz_query
 
 
 def search(
@@ -28,12 +28,12 @@ def search(
     """
     chan = _channel(request, network, channel)
     form, page = _run(request, chan)
-    reader_tz = get_tz(request) if request.GET.get("tz") else None
+    reader_tz = _reader_zone(request)
     context = {
         "form": form,
         "channel": chan,
         "page": page,
-        "results_html": _results_html(page, reader_tz, show_channel=chan is None),
+        "results_html": _results_html(request, page, reader_tz, show_channel=chan is None),
         "zone": _zone_note(chan, reader_tz),
         "next_query": _query(request, "after", page.next_after if page else None),
         "previous_query": _query(request, "before", page.previous_before if page else None),
@@ -60,7 +60,7 @@ def search_json(
             "count": page.count,
             "count_is_capped": page.count_is_capped,
             "explanation": page.explanation,
-            "results": [_result_json(result) for result in page.results],
+            "results": [_result_json(request, result) for result in page.results],
             "next": _absolute(request, "after", page.next_after),
             "previous": _absolute(request, "before", page.previous_before),
         }
@@ -80,6 +80,14 @@ def _run(request: HttpRequest, chan: Channel | None) -> tuple[SearchForm, Search
     return form, None
 
 
+def _reader_zone(request: HttpRequest) -> dt.tzinfo | None:
+    """The zone the reader asked for (?tz=, or the one they chose); None: each
+    result in its own channel's zone, as its day page shows it."""
+    if request.GET.get("tz") or chosen_zone(request) is not None:
+        return get_tz(request)
+    return None
+
+
 def _zone_note(chan: Channel | None, reader_tz: dt.tzinfo | None) -> str:
     if reader_tz is not None:
         return zone_name(reader_tz)
@@ -87,23 +95,29 @@ def _zone_note(chan: Channel | None, reader_tz: dt.tzinfo | None) -> str:
 
 
 def _results_html(
-    page: SearchPage | None, reader_tz: dt.tzinfo | None, *, show_channel: bool
+    request: HttpRequest,
+    page: SearchPage | None,
+    reader_tz: dt.tzinfo | None,
+    *,
+    show_channel: bool,
 ) -> SafeString:
     if page is None:
         return mark_safe("")
-    items = [_result_html(result, reader_tz, show_channel) for result in page.results]
+    items = [_result_html(request, result, reader_tz, show_channel) for result in page.results]
     return mark_safe("\n".join(items))  # noqa: S308  (every piece is escaped by render_line)
 
 
-def _result_html(result: Result, reader_tz: dt.tzinfo | None, show_channel: bool) -> str:
+def _result_html(
+    request: HttpRequest, result: Result, reader_tz: dt.tzinfo | None, show_channel: bool
+) -> str:
     line = result.line
     chan = line.channel
     tz = reader_tz or chan.tz
-    day_url = _day_url(line, tz)
-    pieces = [_context_line(chan, other, tz) for other in result.before]
+    day_url = _day_url(request, chan, line, tz)
+    pieces = [_context_line(request, chan, other, tz) for other in result.before]
     match = render_line(line, tz, show_date=True, body_html=result.snippet_html, href=day_url)
     pieces.append(_as_search_line(match, line.id, "match"))
-    pieces += [_context_line(chan, other, tz) for other in result.after]
+    pieces += [_context_line(request, chan, other, tz) for other in result.after]
     label = ""
     if show_channel:
         label = (
@@ -117,8 +131,8 @@ def _result_html(result: Result, reader_tz: dt.tzinfo | None, show_channel: bool
     )
 
 
-def _context_line(chan: Channel, line: Line, tz: dt.tzinfo) -> str:
-    rendered = render_line(line, tz, show_date=True, href=_day_url_for(chan, line, tz))
+def _context_line(request: HttpRequest, chan: Channel, line: Line, tz: dt.tzinfo) -> str:
+    rendered = render_line(line, tz, show_date=True, href=_day_url(request, chan, line, tz))
     return _as_search_line(rendered, line.id, "ctx")
 
 
@@ -128,15 +142,13 @@ def _as_search_line(rendered: str, line_id: int, role: str) -> str:
     return rendered.replace(f'<li id="L{line_id}" class="line ', f'<li class="line {role} ', 1)
 
 
-def _day_url(line: Line, tz: dt.tzinfo) -> str:
-    return _day_url_for(line.channel, line, tz)
-
-
-def _day_url_for(chan: Channel, line: Line, tz: dt.tzinfo) -> str:
-    """The line on its dated day page in the zone shown, highlighted."""
+def _day_url(request: HttpRequest, chan: Channel, line: Line, tz: dt.tzinfo) -> str:
+    """The line on its dated day page, highlighted. The day page picks the
+    same zone as this page (?tz=, the reader's choice, else the channel's),
+    so the date here is the date there."""
     day = line.timestamp.astimezone(tz).date()
     kwargs = {"network": chan.network.slug, "channel": chan.slug, "day": day}
-    return f"{reverse('irc-day', kwargs=kwargs)}{tz_query(tz, hl=str(line.id))}#L{line.id}"
+    return f"{reverse('irc-day', kwargs=kwargs)}{tz_query(request, hl=str(line.id))}#L{line.id}"
 
 
 def _query(request: HttpRequest, name: str, value: object | None, *, fresh: bool = False) -> str:
@@ -157,13 +169,13 @@ def _absolute(request: HttpRequest, name: str, cursor: Cursor | None) -> str | N
     return request.build_absolute_uri(request.path + query) if query else None
 
 
-def _result_json(result: Result) -> dict[str, Any]:
+def _result_json(request: HttpRequest, result: Result) -> dict[str, Any]:
     line = result.line
     chan = line.channel
     return {
         **line_fields(line),
         "channel": {"network": chan.network.slug, "slug": chan.slug, "name": chan.name},
-        "url": _day_url(line, chan.tz),
+        "url": request.build_absolute_uri(_day_url(request, chan, line, chan.tz)),
         "before": [line_fields(other) for other in result.before],
         "after": [line_fields(other) for other in result.after],
     }

@@ -5,7 +5,7 @@ import irclogger.models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("irclogger", "0005_channel_timezone")]
+    dependencies = [("irclogger", "0006_channel_bot_nicks")]
 
     operations = [
         migrations.RemoveIndex(model_name="line", name="line_search"),
