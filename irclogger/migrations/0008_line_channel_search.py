@@ -5,7 +5,7 @@ import irclogger.models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("irclogger", "0006_channel_bot_nicks")]
+    dependencies = [("irclogger", "0007_import_keys_by_written_minute")]
 
     operations = [
         migrations.RemoveIndex(model_name="line", name="line_search"),
