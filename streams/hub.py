@@ -80,11 +80,22 @@ PING_SECONDS = 30.0
 # After a reconnect, more missed lines than this are not caught up through
 # the rings: every client is dropped and replays from PostgreSQL instead.
 CATCH_UP_LIMIT = 5_000
+# A write to one client that has not finished after this long ends its
+# stream, even on a quiet channel; the client resumes with Last-Event-ID.
+WRITE_TIMEOUT_SECONDS = float(env_int("STREAM_WRITE_TIMEOUT_SECONDS", 30, minimum=1))
+# The kernel's send buffer of a stream's socket (Linux doubles it): bounds
+# what a client that stopped reading holds in the kernel, and makes its
+# write block (and time out) after that much instead of after megabytes.
+SEND_BUFFER_BYTES = env_int("STREAM_SEND_BUFFER_BYTES", 65_536, minimum=4096)
+# At most this many frames per write: what one client holds while its
+# write is under way stays bounded however far behind it is.
+WRITE_FRAMES = 64
 
 # What wakes a waiting client.
 NEW = "new"
 PING = "keepalive"
 STOP = "stop"
+HANGUP = "hangup"  # its socket became readable: most likely the peer closed it
 
 
 class Row(NamedTuple):
@@ -102,7 +113,19 @@ class Overflow(Exception):
 
 
 class Client:
-    __slots__ = ("expires", "last_id", "pos", "ring", "sent", "sock", "waiter")
+    __slots__ = (
+        "expires",
+        "gone",
+        "hangup",
+        "last_id",
+        "pos",
+        "ring",
+        "sent",
+        "sock",
+        "waiter",
+        "watcher",
+        "writing",
+    )
 
     def __init__(self, ring: "Ring", last_id: int, sock: socket.socket | None) -> None:
         self.ring = ring
@@ -113,6 +136,12 @@ class Client:
         self.sock = sock
         self.waiter: Waiter | None = None
         self.expires = time.monotonic() + random.uniform(*MAX_LIFETIME_SECONDS)
+        # When the write under way began (the hub's clock), 0.0 when none is.
+        self.writing = 0.0
+        # The socket's read watcher (see Hub.watch), and what it saw.
+        self.watcher: Any = None
+        self.hangup = False
+        self.gone = False
 
 
 class Ring:
@@ -148,16 +177,17 @@ class Ring:
         return True
 
     def read(self, client: Client) -> list[bytes]:
-        """The frames after the client's position that it has not sent yet."""
+        """The frames after the client's position that it has not sent yet (a bounded number)."""
         if client.pos < self.end - self.size:  # self.start, inlined: hot path
             raise Overflow
         out = []
-        for seq in range(client.pos, self.end):
+        end = min(self.end, client.pos + WRITE_FRAMES)
+        for seq in range(client.pos, end):
             slot = seq % self.size
             if self.ids[slot] > client.last_id:
                 out.append(self.frames[slot])
                 client.last_id = self.ids[slot]
-        client.pos = self.end
+        client.pos = end
         return out
 
     def drop_all(self) -> None:
@@ -181,6 +211,8 @@ class Hub:
         self.stopping = False
         self.delivered = 0
         self.ticks = 0
+        # Monotonic time as of the last tick: what the write timeout reads.
+        self.clock = time.monotonic()
         self.greenlets: list[gevent.Greenlet] = []
 
     # The stream side.
@@ -191,6 +223,8 @@ class Hub:
             ring = self.rings[channel_id] = Ring(channel_id, self.ring_size)
         client = Client(ring, last_id, sock)
         ring.clients.add(client)
+        if sock is not None:
+            self.watch(client, sock)
         return client
 
     def unsubscribe(self, client: Client) -> None:
@@ -198,9 +232,54 @@ class Hub:
         ring.clients.discard(client)
         if not ring.clients and self.rings.get(ring.channel_id) is ring:
             del self.rings[ring.channel_id]
+        if client.watcher is not None:
+            client.watcher.stop()
+            client.watcher.close()
+            client.watcher = None
+
+    def watch(self, client: Client, sock: socket.socket) -> None:
+        """Notice a client that went away while its stream waits.
+
+        A stream's client never sends anything after its request, so its
+        socket becoming readable means end of file (or a reset): without
+        this, a closed stream would count as open until the next
+        keep-alive write failed. One libev watcher, no greenlet.
+        """
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+        client.watcher = get_hub().loop.io(sock.fileno(), 1)
+        client.watcher.start(self._readable, client)
+
+    def _readable(self, client: Client) -> None:
+        # Once: level-triggered, it would fire until the stream ends.
+        client.watcher.stop()
+        client.hangup = True
+        if client.waiter is not None:
+            client.waiter.switch(HANGUP)
+
+    def _has_hung_up(self, client: Client) -> bool:
+        """Whether the readable socket is at its end (else the client sent bytes: ignored)."""
+        client.hangup = False
+        if client.sock is None:
+            return False
+        try:
+            client.gone = not client.sock.recv(1, socket.MSG_PEEK)
+        except OSError:
+            client.gone = True
+        return client.gone
 
     def follow(self, client: Client) -> Generator[bytes, None, None]:
-        """What one stream sends after its replay, until it ends."""
+        """What one stream sends after its replay, until it ends.
+
+        Each write is timed (``client.writing``): the ticker cuts a client
+        whose write has not finished within WRITE_TIMEOUT_SECONDS.
+        """
+        for chunk in self._chunks(client):
+            client.writing = self.clock
+            yield chunk
+            client.writing = 0.0
+
+    def _chunks(self, client: Client) -> Generator[bytes, None, None]:
         while True:
             try:
                 frames = client.ring.read(client)
@@ -213,6 +292,8 @@ class Hub:
                 client.sent += len(frames)
                 yield b"".join(frames)
                 continue
+            if client.hangup and self._has_hung_up(client):
+                return
             token = self.wait(client)
             if token == STOP:
                 yield retry_frame(RETRY_AFTER_END_MS)
@@ -347,8 +428,10 @@ class Hub:
                     client.sock.shutdown(socket.SHUT_RDWR)
 
     def tick(self, should_stop: Callable[[], bool] = lambda: False) -> None:
-        """Once a second: shutdown, keep-alive, metrics."""
+        """Once a second: shutdown, keep-alive, slow writers, metrics."""
         self.ticks += 1
+        self.clock = time.monotonic()
+        self.cut(self._slow_writers())
         if self.delivered:
             LINES_DELIVERED.inc(self.delivered)
             self.delivered = 0
@@ -357,6 +440,16 @@ class Hub:
             self.wake(self._waiting(), STOP)
         elif self.ticks % round(KEEPALIVE_SECONDS / TICK_SECONDS) == 0:
             self.wake(self._waiting(), PING)
+
+    def _slow_writers(self) -> list[Client]:
+        """Clients whose write has been under way too long: they stopped reading."""
+        since = self.clock - WRITE_TIMEOUT_SECONDS
+        return [
+            c
+            for ring in self.rings.values()
+            for c in ring.clients
+            if c.writing and c.writing < since
+        ]
 
     def _waiting(self) -> list[Client]:
         return [c for ring in self.rings.values() for c in ring.clients if c.waiter is not None]

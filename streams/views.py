@@ -20,7 +20,7 @@ from irclogger.metrics import LINES_DELIVERED, STREAMS_OPEN, STREAMS_OPEN_PER_WO
 from irclogger.models import Line
 from irclogger.params import id_parameter
 from streams import hub as hubs
-from streams.sse import StreamingSseView, event_frame, line_frame
+from streams.sse import StreamingSseView, event_frame, line_frame, sse_response
 
 # At most this many lines are replayed on a reconnect; a page further behind
 # than that is told to reload, which is cheaper than a thousand appends.
@@ -39,6 +39,9 @@ class ChannelStream(StreamingSseView):
         self.channel = get_channel(request, network, channel)
         # A bad id is a 400 here, before the stream starts, not an error inside it.
         self.last_id = self._requested_id(request)
+        if request.method == "HEAD":
+            # The headers a GET would have, and no stream to hold open.
+            return sse_response(iter(()))
         return super().dispatch(request, network=network, channel=channel, **kwargs)
 
     def get_last_id(self) -> int | None:
@@ -72,9 +75,12 @@ class ChannelStream(StreamingSseView):
         try:
             replay = self._replay(client, requested)
             release_connection()  # an open stream holds no connection
+            client.writing = hub.clock
             yield replay
+            client.writing = 0.0
             yield from hub.follow(client)
-            reason = "ended"  # overflow, maximum life or shutdown: the client retries
+            # Overflow, slow write, maximum life or shutdown: the client retries.
+            reason = "client_gone" if client.gone else "ended"
         except GeneratorExit:
             reason = "client_gone"
             raise

@@ -234,3 +234,45 @@ def test_it_runs_its_queries_on_its_own_connection(hub: Hub, public_channel: Cha
     hub.subscribe(public_channel.pk, last_id=0, sock=None)
     hub.handle([f"{public_channel.pk}:1"])
     assert connection.connection is None
+
+
+def test_it_ends_a_waiting_stream_whose_client_closed(hub: Hub, public_channel: Channel) -> None:
+    mine, theirs = socket.socketpair()
+    client = hub.subscribe(public_channel.pk, last_id=0, sock=mine)
+    reader = gevent.spawn(list, hub.follow(client))
+    gevent.sleep(0)
+    assert client.waiter is not None
+    theirs.close()
+    assert reader.get(timeout=10) == []  # ended without waiting for a keep-alive
+    assert client.gone
+    hub.unsubscribe(client)
+    mine.close()
+
+
+def test_it_cuts_a_write_that_does_not_finish_on_a_quiet_channel(
+    hub: Hub, public_channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine, theirs = socket.socketpair()
+    client = hub.subscribe(public_channel.pk, last_id=0, sock=mine)
+    client.writing = hub.clock  # a write began and never finished
+    hub.tick()
+    assert client in client.ring.clients  # not yet: the timeout has not passed
+    monkeypatch.setattr(hubs, "WRITE_TIMEOUT_SECONDS", 0.0)
+    gevent.sleep(0.01)
+    hub.tick()
+    assert client not in client.ring.clients
+    assert theirs.recv(10) == b""  # the server side was shut down
+    mine.close()
+    theirs.close()
+
+
+def test_it_writes_a_client_far_behind_in_bounded_pieces() -> None:
+    ring = Ring(channel_id=1, size=1000)
+    client = Client(ring, last_id=0, sock=None)
+    for line_id in range(1, 201):
+        ring.append(line_id, b"f")
+    pieces = []
+    while frames := ring.read(client):
+        pieces.append(len(frames))
+    assert sum(pieces) == 200
+    assert max(pieces) == hubs.WRITE_FRAMES

@@ -1,0 +1,112 @@
+"""How a stream ends: HEAD, a client that went away, a client that stopped reading.
+
+Real gunicorn (conf/gunicorn.py) on loopback, real PostgreSQL. The keep-alive
+is set far beyond every wait here, so nothing these tests see can come from
+the keep-alive's write noticing a dead socket.
+"""
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import gevent
+import pytest
+
+from irclogger.models import Channel
+from tests.conftest import publish
+from tests.servers import Gunicorn, gunicorn
+from tests.sseclient import connected
+from tests.test_stream_e2e import _metric
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PATH = "/libera/python/stream/"
+# What a test waits for a server-side event at most; far below the keep-alive.
+WAIT_SECONDS = 20.0
+KEEPALIVE_SECONDS = "600"
+WRITE_TIMEOUT_SECONDS = "2"
+
+
+@pytest.fixture
+def server(tmp_path: Path, public_channel: Channel) -> Iterator[Gunicorn]:
+    with gunicorn(
+        tmp_path,
+        STREAM_KEEPALIVE_SECONDS=KEEPALIVE_SECONDS,
+        STREAM_WRITE_TIMEOUT_SECONDS=WRITE_TIMEOUT_SECONDS,
+        # Small kernel buffers, so a client that stops reading blocks the
+        # server's write after a few lines rather than a few megabytes.
+        STREAM_SEND_BUFFER_BYTES="16384",
+    ) as server:
+        yield server
+
+
+def _open_streams(port: int) -> float:
+    return _metric(port, "irclogger_streams_open")
+
+
+def _until_open_streams(port: int, count: int) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while _open_streams(port) != count:
+        assert time.monotonic() < deadline, f"{_open_streams(port)} streams open, not {count}"
+        gevent.sleep(0.1)
+
+
+def test_a_head_request_answers_its_headers_and_ends(server: Gunicorn) -> None:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_SECONDS)
+    try:
+        sock.sendall(f"HEAD {PATH} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        response = b""
+        while chunk := sock.recv(65536):  # until the server closes
+            response += chunk
+    finally:
+        sock.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200"), head
+    assert b"Content-Type: text/event-stream" in head
+    assert body == b""
+    _until_open_streams(server.port, 0)
+
+
+def test_a_head_request_for_a_private_channel_is_a_404(
+    server: Gunicorn, private_channel: Channel
+) -> None:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_SECONDS)
+    try:
+        sock.sendall(b"HEAD /libera/secret/stream/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        head = sock.recv(65536)
+    finally:
+        sock.close()
+    assert head.split()[1] == b"404", head
+
+
+def test_a_client_that_went_away_leaves_the_gauge(server: Gunicorn) -> None:
+    stream = connected(server.port, PATH)
+    _until_open_streams(server.port, 1)
+    stream.close()
+    # No line is written and the keep-alive is minutes away: only watching
+    # the socket can tell the server the client has gone.
+    _until_open_streams(server.port, 0)
+
+
+def test_a_reader_that_stops_reading_is_cut_on_a_quiet_channel(
+    server: Gunicorn, public_channel: Channel
+) -> None:
+    stalled = connected(server.port, PATH, rcvbuf=4096)
+    _until_open_streams(server.port, 1)
+    text = "word " * 1600  # 8 kB a line: the socket buffers fill after a few
+    written = [line.id for line in publish(public_channel, 60, text)]
+    # Nothing more is written: the channel is quiet. The server's write that
+    # cannot finish must end the stream by itself, before anyone reads.
+    _until_open_streams(server.port, 0)
+
+    received = [int(event.id) for event in stalled.events() if event.id]
+    stalled.close()
+    assert received == written[: len(received)]
+    assert len(received) < len(written)
+
+    # The client resumes from the last event it got, as EventSource does.
+    resumed = connected(server.port, PATH, last_event_id=received[-1] if received else 0)
+    rest = [int(resumed.next_event("line").id or 0) for _ in written[len(received) :]]
+    resumed.close()
+    assert received + rest == written
