@@ -152,6 +152,11 @@ STREAM_RING_SIZE = env_int("STREAM_RING_SIZE", 1000, minimum=10)
 # Seconds between keep-alive comments; tests of proxies' read timeouts
 # shorten it (the reason for 15 is in streams.hub).
 STREAM_KEEPALIVE_SECONDS = env_int("STREAM_KEEPALIVE_SECONDS", 15, minimum=1)
+# Seconds a write to one stream may take before the stream is cut (the
+# client resumes with Last-Event-ID), and the send buffer of a stream's
+# socket; the reasons are in streams.hub.
+STREAM_WRITE_TIMEOUT_SECONDS = env_int("STREAM_WRITE_TIMEOUT_SECONDS", 30, minimum=1)
+STREAM_SEND_BUFFER_BYTES = env_int("STREAM_SEND_BUFFER_BYTES", 65_536, minimum=4096)
 # Where each gunicorn worker writes its metrics for /metrics to add up.
 # conf/gunicorn.py sets it in the master (a fresh temporary directory when
 # unset) before any worker loads these settings; prometheus_client reads it too.

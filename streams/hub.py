@@ -82,11 +82,11 @@ PING_SECONDS = 30.0
 CATCH_UP_LIMIT = 5_000
 # A write to one client that has not finished after this long ends its
 # stream, even on a quiet channel; the client resumes with Last-Event-ID.
-WRITE_TIMEOUT_SECONDS = float(env_int("STREAM_WRITE_TIMEOUT_SECONDS", 30, minimum=1))
+WRITE_TIMEOUT_SECONDS = float(settings.STREAM_WRITE_TIMEOUT_SECONDS)
 # The kernel's send buffer of a stream's socket (Linux doubles it): bounds
 # what a client that stopped reading holds in the kernel, and makes its
 # write block (and time out) after that much instead of after megabytes.
-SEND_BUFFER_BYTES = env_int("STREAM_SEND_BUFFER_BYTES", 65_536, minimum=4096)
+SEND_BUFFER_BYTES = settings.STREAM_SEND_BUFFER_BYTES
 # At most this many frames per write: what one client holds while its
 # write is under way stays bounded however far behind it is.
 WRITE_FRAMES = 64
