@@ -1,11 +1,17 @@
-"""Deploy-time mistakes, caught by ``manage.py check --deploy`` and at start-up."""
+"""Deploy-time mistakes, caught by ``manage.py check --deploy`` and at start-up.
+
+``refuse_unsafe_settings()`` runs the same checks when gunicorn loads the app
+(irclogger.wsgi): a service with unsafe settings stops there, with the
+message naming the variable, instead of serving.
+"""
 
 from collections.abc import Sequence
 from typing import Any
 
 from django.apps import AppConfig
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import CheckMessage, Error, Tags, register, run_checks
+from django.core.exceptions import ImproperlyConfigured
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver"}
 
@@ -65,3 +71,29 @@ def check_fixed_now(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> l
             )
         ]
     return []
+
+
+# Django's deploy warnings that make a public service unsafe; the others
+# (HSTS, SSL redirect) are nginx's job here (conf/nginx/).
+FATAL_WARNINGS_WITHOUT_DEBUG = {
+    "security.W009",  # SECRET_KEY short or guessable
+    "security.W020",  # ALLOWED_HOSTS empty
+}
+
+
+def unsafe_settings() -> list[CheckMessage]:
+    """Every deploy check's error, and the warnings that matter once DEBUG is off."""
+    return [
+        message
+        for message in run_checks(include_deployment_checks=True)
+        if message.is_serious()
+        or (not settings.DEBUG and message.id in FATAL_WARNINGS_WITHOUT_DEBUG)
+    ]
+
+
+def refuse_unsafe_settings() -> None:
+    """Stop the service before it serves a request with unsafe settings."""
+    unsafe = unsafe_settings()
+    if unsafe:
+        listed = "\n".join(str(message) for message in unsafe)
+        raise ImproperlyConfigured(f"Refusing to start with unsafe settings:\n{listed}")
