@@ -86,10 +86,10 @@ def weechat(tmp_path: Path, port: int, channel: str, watcher: RawClient) -> Iter
     commands = ";".join(
         (
             f"/server add test 127.0.0.1/{port} -notls -nicks=weechat -username=weechat",
+            f"/set irc.server.test.autojoin {channel}",
             "/set logger.file.flush_delay 0",
             f"/set logger.file.path {home}/logs",
             "/connect test",
-            f"/join -server test {channel}",
         )
     )
     log = (tmp_path / "weechat.out").open("wb")

@@ -18,8 +18,10 @@ from django.test import Client
 from irclogger.importers import import_files, store
 from irclogger.models import Channel, Line
 from irclogger.publish import NOTIFY_CHANNEL, write_lines
+from tests.clients import away_from_a_minute_boundary, irssi, synced, weechat
 from tests.conftest import NOON, say
 from tests.importing import import_bytes, stored
+from tests.ircserver import RawClient, ngircd
 
 # 2024-03-10, the day of conftest's NOON.
 LOG = (
@@ -337,3 +339,54 @@ def test_an_imported_topic_older_than_a_live_one_leaves_the_topic_alone(
     import_bytes(tmp_path, "chan.log", TOPIC_LOG, public_channel)
     public_channel.refresh_from_db()
     assert public_channel.topic == "live topic"
+
+
+@pytest.mark.e2e
+def test_the_same_events_logged_by_irssi_and_weechat_are_stored_once(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    with ngircd(tmp_path) as server:
+        alice = RawClient(server.port, "alice")
+        alice.join("#chan")
+        with (
+            irssi(tmp_path, server, "#chan", alice, colors=False) as irssi_log,
+            weechat(tmp_path, server.port, "#chan", alice) as weechat_log,
+        ):
+            away_from_a_minute_boundary()
+            bob = RawClient(server.port, "bob")
+            bob.join("#chan")
+            for line in OVERLAP_SESSION:
+                alice.send(line)
+            bob.wait_for(b"NICK :alicia")
+            bob.close()
+            alice.wait_for(b":bob!~bob@127.0.0.1 QUIT")
+            synced(alice, "irssi")
+            synced(alice, "weechat")
+        logs = [irssi_log.read_bytes(), weechat_log.read_bytes()]
+    first, _ = import_bytes(tmp_path, "irssi.log", logs[0], public_channel)
+    second, reports = import_bytes(tmp_path, "weechat.log", logs[1], public_channel)
+    assert reports == []
+    events = [row[1:] for row in stored(public_channel) if row[1] != "system"]
+    said = [event for event in events if event[1] in ("alice", "bob")]
+    assert said == [
+        ("join", "bob", "", "~bob@127.0.0.1"),
+        ("message", "alice", "", "hello"),
+        ("message", "alice", "", "hello"),
+        ("action", "alice", "", "waves"),
+        ("topic", "alice", "", "a topic"),
+        ("mode", "alice", "", "+v bob"),
+        ("nick", "alice", "alicia", ""),
+        ("quit", "bob", "", '"bye"'),
+    ], events
+    # Each client's own notes are its own lines; every event of the channel matched.
+    assert second.duplicates >= len(said)
+
+
+OVERLAP_SESSION = (
+    b"PRIVMSG #chan :hello",
+    b"PRIVMSG #chan :hello",  # said twice in a minute: kept twice, once per client
+    b"PRIVMSG #chan :\x01ACTION waves\x01",
+    b"TOPIC #chan :a topic",
+    b"MODE #chan +v bob",
+    b"NICK alicia",
+)
