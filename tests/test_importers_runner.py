@@ -363,7 +363,7 @@ def test_the_same_events_logged_by_irssi_and_weechat_are_stored_once(
             synced(alice, "irssi")
             synced(alice, "weechat")
         logs = [irssi_log.read_bytes(), weechat_log.read_bytes()]
-    first, _ = import_bytes(tmp_path, "irssi.log", logs[0], public_channel)
+    import_bytes(tmp_path, "irssi.log", logs[0], public_channel)
     second, reports = import_bytes(tmp_path, "weechat.log", logs[1], public_channel)
     assert reports == []
     events = [row[1:] for row in stored(public_channel) if row[1] != "system"]
