@@ -57,8 +57,9 @@ def test_gunicorn_refuses_to_start_with_unsafe_settings(
 
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_starts_with_safe_production_settings(tmp_path: Path) -> None:
-    safe = {"DEBUG": "0", "ALLOWED_HOSTS": f"{PUBLIC},127.0.0.1", "SECRET_KEY": GOOD_KEY}
-    with gunicorn(tmp_path, **safe) as server:
+    with gunicorn(
+        tmp_path, DEBUG="0", ALLOWED_HOSTS=f"{PUBLIC},127.0.0.1", SECRET_KEY=GOOD_KEY
+    ) as server:
         response = get(server.port, "/healthz")
     assert response.status == 200
     assert "unsafe settings" not in server.log()
