@@ -7,7 +7,17 @@ from typing import NamedTuple
 
 from django.db import connection
 
-COLUMNS = ("channel_id", "timestamp", "kind", "nick", "target", "text", "imported", "import_key")
+COLUMNS = (
+    "channel_id",
+    "timestamp",
+    "kind",
+    "nick",
+    "target",
+    "text",
+    "imported",
+    "import_key",
+    "raw",
+)
 COPY_LINES = f"COPY irclogger_line ({', '.join(COLUMNS)}) FROM STDIN"
 
 # COPY's text format gives these characters a meaning; everything else,
@@ -24,6 +34,7 @@ class LineRow(NamedTuple):
     text: str
     imported: bool
     import_key: str | None
+    raw: bytes | None = None
 
 
 def copy_lines(rows: Iterable[LineRow], *, batch_size: int = 50_000) -> int:
@@ -50,6 +61,7 @@ def _copy_line(row: LineRow) -> str:
         copy_text(row.text),
         "t" if row.imported else "f",
         "\\N" if row.import_key is None else copy_text(row.import_key),
+        copy_bytes(row.raw),
     )
     return "\t".join(fields) + "\n"
 
@@ -57,6 +69,11 @@ def _copy_line(row: LineRow) -> str:
 def copy_text(value: str) -> str:
     # PostgreSQL text cannot hold NUL; it carries no meaning on IRC anyway.
     return value.replace("\x00", "").translate(_COPY_ESCAPES)
+
+
+def copy_bytes(value: bytes | None) -> str:
+    """A bytea field of COPY's text format: \\x and hex digits (the backslash escaped)."""
+    return "\\N" if value is None else f"\\\\x{value.hex()}"
 
 
 def _flush(buffer: io.StringIO, count: int) -> int:

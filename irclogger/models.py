@@ -373,6 +373,10 @@ class Line(models.Model):
         db_index=False,
     )
     redacted_at = models.DateTimeField(null=True, blank=True)
+    # The line's bytes as received (the IRC line, or the log file's line) when
+    # they were not all valid UTF-8: the text read their invalid runs as
+    # cp1252, which cannot be told apart from real cp1252 characters.
+    raw = models.BinaryField(null=True, blank=True, editable=False)
     search_vector = models.GeneratedField(
         expression=_search_document(), output_field=SearchVectorField(), db_persist=True
     )

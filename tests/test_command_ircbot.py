@@ -152,6 +152,7 @@ def test_it_stores_text_faithfully(
         alice.join("#logged")
         alice.send(prefix + "naïve ☃ UTF-8".encode())
         alice.send(prefix + b"caf\xe9 in cp1252 \x93quoted\x94")
+        alice.send(prefix + "mixed: café 😀 ".encode() + b"and \xe9t\xe9")
         alice.send(prefix + b"\x02bold\x02 \x0304,01red\x0f \x1ditalic\x1d \x16rev")
         alice.send(prefix + b"a \x01 in the middle and a \x10 too")
         alice.send(prefix + longest.encode())
@@ -162,12 +163,22 @@ def test_it_stores_text_faithfully(
     assert said == [
         "naïve ☃ UTF-8",
         "café in cp1252 “quoted”",
+        "mixed: café 😀 and été",
         "\x02bold\x02 \x0304,01red\x0f \x1ditalic\x1d \x16rev",
         "a \x01 in the middle and a \x10 too",
         longest,
         "done",
     ]
     assert len(relayed_prefix + prefix + longest.encode()) == 510
+    # The lines that were not UTF-8 keep their bytes, as the server relayed them.
+    kept = {line.text: bytes(line.raw) for line in lines(logged) if line.raw is not None}
+    assert kept == {
+        "café in cp1252 “quoted”": relayed_prefix + prefix + b"caf\xe9 in cp1252 \x93quoted\x94",
+        "mixed: café 😀 and été": relayed_prefix
+        + prefix
+        + "mixed: café 😀 ".encode()
+        + b"and \xe9t\xe9",
+    }
 
 
 def test_it_applies_the_privacy_rules(

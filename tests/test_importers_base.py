@@ -24,7 +24,7 @@ def test_it_decodes_utf8_and_falls_back_to_cp1252_for_that_line_only() -> None:
 
 
 def test_it_keeps_the_bytes_cp1252_leaves_undefined() -> None:
-    assert decode(b"\xe9\x81\x8d\x8f\x90\x9d") == "é\x81\x8d\x8f\x90\x9d"
+    assert decode(b"\x81\x8d\x8f\x90\x9d \xe9") == "\x81\x8d\x8f\x90\x9d é"
 
 
 def test_it_converts_summer_and_winter_times() -> None:

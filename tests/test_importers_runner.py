@@ -390,3 +390,16 @@ OVERLAP_SESSION = (
     b"MODE #chan +v bob",
     b"NICK alicia",
 )
+
+
+def test_a_mixed_encoding_line_keeps_its_valid_characters_and_its_bytes(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    mixed = "11:00 <alice> café 😀 ".encode() + b"and \xe9t\xe9"
+    log = b"--- Log opened Sun Mar 10 09:00:00 2024\n" + mixed + b"\n11:01 <bob> plain\n"
+    import_bytes(tmp_path, "chan.log", log, public_channel)
+    lines = list(Line.objects.filter(channel=public_channel).order_by("timestamp"))
+    assert [(line.text, line.raw and bytes(line.raw)) for line in lines] == [
+        ("café 😀 and été", mixed),
+        ("plain", None),
+    ]

@@ -19,7 +19,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gevent.event
@@ -288,7 +288,11 @@ class NetworkBot:
             reaction(conn, event)
         if event.type in JOIN_REFUSALS:
             self._join_refused(event)
-        self.put(self.recorder.record(event, conn.get_nickname(), _now()))
+        lines = self.recorder.record(event, conn.get_nickname(), _now())
+        raw = getattr(conn.buffer, "raw", None)  # the bytes of the line being handled
+        if raw is not None:
+            lines = [replace(line, raw=raw) for line in lines]
+        self.put(lines)
 
     def _on_event(self, connection: Any, event: Any) -> None:
         if event.type == "all_raw_messages":

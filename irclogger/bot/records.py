@@ -27,6 +27,8 @@ class PendingLine:
     nick: str = ""
     target: str = ""
     text: str = ""
+    # The IRC line's bytes when they were not all valid UTF-8 (Line.raw).
+    raw: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,7 @@ def _write(batch: list[PendingLine]) -> int:
             nick=item.nick[:NICK_MAX_LENGTH],
             target=item.target[:NICK_MAX_LENGTH],
             text=item.text,
+            raw=item.raw,
         )
         for item in batch
     ]

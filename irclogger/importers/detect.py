@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from irclogger.encoding import decode
+from irclogger.encoding import decode_line
 from irclogger.importers import energymech, hexchat, irssi, limnoria, weechat, znc
 from irclogger.importers.base import Format
 
@@ -37,14 +37,27 @@ def open_log(path: Path) -> BinaryIO:
     return raw
 
 
-def lines(stream: BinaryIO) -> Iterator[str]:
-    """Decoded lines without their line ending."""
-    for raw in stream:
-        line = raw.rstrip(b"\r\n")
-        try:  # decode() inlined: this loop runs for every line of every file
-            yield line.decode("utf-8")
-        except UnicodeDecodeError:
-            yield decode(line)
+class Lines:
+    """Decoded lines without their line ending; ``raw`` is the bytes of the line
+    just yielded when they were not all valid UTF-8, else None."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.raw: bytes | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for data in self.stream:
+            line = data.rstrip(b"\r\n")
+            try:  # decode_line() inlined: this loop runs for every line of every file
+                self.raw = None
+                yield line.decode("utf-8")
+            except UnicodeDecodeError:
+                text, self.raw = decode_line(line)
+                yield text
+
+
+def lines(stream: BinaryIO) -> Lines:
+    return Lines(stream)
 
 
 def head(path: Path) -> list[str]:

@@ -37,10 +37,10 @@ from typing import TypeVar
 from django.conf import settings
 from tqdm import tqdm
 
-from irclogger.bulk import copy_text
+from irclogger.bulk import copy_bytes, copy_text
 from irclogger.importers import store
 from irclogger.importers.base import TOPIC, Clock, Entry, Format, Parser, Refused, Unparsable
-from irclogger.importers.detect import FORMATS, detect, head, lines, open_log
+from irclogger.importers.detect import FORMATS, Lines, detect, head, lines, open_log
 from irclogger.models import NICK_MAX_LENGTH, Channel
 from irclogger.params import UTC
 from irclogger.privacy import excluded_nicks, stored_text
@@ -209,8 +209,9 @@ def _rows_of_files(
             continue
         unparsable_before, count = summary.unparsable, 0
         with open_log(path) as stream:
-            entries = _entries(path, parser, lines(stream), summary, report, bar)
-            for row in _copy_rows(entries, clock, rules):
+            decoded = lines(stream)
+            entries = _entries(path, parser, decoded, summary, report, bar)
+            for row in _copy_rows(entries, clock, decoded, rules):
                 count += 1
                 yield row
         if count == 0:
@@ -253,12 +254,13 @@ def _entries(
 
 
 def _copy_rows(
-    entries: Iterable[Entry], clock: Clock, rules: _Rules
+    entries: Iterable[Entry], clock: Clock, decoded: Lines, rules: _Rules
 ) -> Iterator[tuple[str, str, str]]:
     """(timestamp, import key, line of COPY text) per entry to store.
 
-    ``clock.written`` is the minute of the entry just parsed: entries come
-    one at a time, straight from the parser.
+    ``clock.written`` is the minute of the entry just parsed, ``decoded.raw``
+    its line's bytes if they were not UTF-8: entries come one at a time,
+    straight from the parser.
     """
     seen: dict[str, int] = {}
     latest_day = ""
@@ -297,7 +299,9 @@ def _copy_rows(
         key = f"{minute}{digest[:KEY_HASH_DIGITS]}"
         if special:
             nick, target, text = copy_text(nick), copy_text(target), copy_text(text)
-        yield iso, key, f"{rules.channel_id}\t{iso}\t{kind}\t{nick}\t{target}\t{text}\tt\t{key}\n"
+        raw = "\\N" if decoded.raw is None else copy_bytes(decoded.raw)
+        fields = f"{rules.channel_id}\t{iso}\t{kind}\t{nick}\t{target}\t{text}\tt\t{key}\t{raw}"
+        yield iso, key, f"{fields}\n"
 
 
 def _in_background(items: Iterator[T]) -> Iterator[T]:

@@ -48,7 +48,7 @@ _CREATE_STAGE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
     " seq bigint GENERATED ALWAYS AS IDENTITY, channel_id bigint,"
     " timestamp timestamptz, kind varchar(8), nick varchar(64), target varchar(64),"
-    " text text, imported boolean, import_key varchar(64))"
+    " text text, imported boolean, import_key varchar(64), raw bytea)"
 )
 _COPY_STAGE = f"COPY {STAGE} ({', '.join(COLUMNS)}) FROM STDIN"
 _ANY_STORED = (
