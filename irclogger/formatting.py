@@ -51,8 +51,9 @@ _CODE = re.compile(CODE_PATTERN + r"|\x00")
 _DEFAULT_COLOUR = 99
 
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'`\x00-\x1f\x7f]+", re.IGNORECASE)
-# Anything that makes a line more than escaped text: a control byte or a link.
-_NEEDS_MARKUP = re.compile(r"[\x00-\x1f\x7f]|https?://|www\.", re.IGNORECASE)
+# Anything that makes a line more than escaped text: a control byte, a line
+# break beyond ASCII's (shown as a code: it would break the line on the page), a link.
+_NEEDS_MARKUP = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]|https?://|www\.", re.IGNORECASE)
 # Punctuation that ends a sentence more often than a URL.
 _URL_TRAILING = ".,;:!?*'\""
 
@@ -149,11 +150,40 @@ def strip_irc(text: str) -> str:
     return _CODE.sub("", text)
 
 
+# What str.splitlines() (and Unicode's mandatory breaks) end a line at, and
+# the controls that reorder text around them: in a plain-text log each would
+# let a line's text pose as other lines or move the nick and time.
+LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+_SHOWN_AS_CODES = str.maketrans({c: f"<U+{ord(c):04X}>" for c in LINE_BREAKS + BIDI_CONTROLS})
+_UNSAFE_IN_A_LINE = re.compile(f"[{LINE_BREAKS}{BIDI_CONTROLS}]")
+# On a page the bidi controls stay (each line's text is isolated, irclogger.lines)
+# and control bytes are dropped; these three would still break the line.
+_PAGE_BREAKS = "\x85\u2028\u2029"
+_BREAKS_AS_CODES = str.maketrans({c: f"<U+{ord(c):04X}>" for c in _PAGE_BREAKS})
+_HAS_PAGE_BREAK = re.compile(f"[{_PAGE_BREAKS}]")
+
+
+def escape_text(text: str) -> str:
+    """Unformatted text (a nick, a host) as HTML on one line: escaped, breaks shown as codes."""
+    if _HAS_PAGE_BREAK.search(text):
+        text = text.translate(_BREAKS_AS_CODES)
+    return escape(text)
+
+
+def plain_line(text: str) -> str:
+    """The visible text on one line: formatting removed, breaks and bidi controls shown as codes."""
+    text = strip_irc(text)
+    # Almost no line holds one: the search is cheaper than the translation.
+    return text.translate(_SHOWN_AS_CODES) if _UNSAFE_IN_A_LINE.search(text) else text
+
+
 def render_irc(text: str) -> str:
     """Safe HTML for one IRC message: styled runs, then links."""
     if not _NEEDS_MARKUP.search(text):
         # Most lines are plain words: a day page renders thousands of them.
         return escape(text)
+    text = text.translate(_BREAKS_AS_CODES)
     pieces = list(runs(text))
     plain = "".join(chunk for _, chunk in pieces)
     links = [_link_span(match) for match in _URL.finditer(plain)]

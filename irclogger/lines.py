@@ -13,7 +13,7 @@ from typing import Protocol
 
 from django.utils.safestring import SafeString, mark_safe
 
-from irclogger.formatting import nick_colour_class, render_irc
+from irclogger.formatting import escape_text, nick_colour_class, render_irc
 from irclogger.kinds import PRESENCE_KINDS, LineKind
 
 
@@ -105,11 +105,12 @@ def render_line(
         html = body_html
     else:
         html = render_irc(line.text) if kind in _SHOWS_HTML else ""
-    plain = escape(line.text) if kind in _SHOWS_PLAIN and line.text else ""
+    plain = _isolated(escape_text(line.text)) if kind in _SHOWS_PLAIN and line.text else ""
+    html = _isolated(html)
     body = _BODIES[kind].format(
         nick_class=nick_colour_class(line.nick),
-        nick=escape(line.nick),
-        target=escape(line.target) if kind in _SHOWS_TARGET else "",
+        nick=_isolated(escape_text(line.nick)),
+        target=_isolated(escape_text(line.target)) if kind in _SHOWS_TARGET else "",
         html=html,
         plain=plain,
         host=f' <span class="host">({plain})</span>' if plain else "",
@@ -128,6 +129,12 @@ def render_line(
         f'<a class="ts" href="{link}" title="{line.timestamp.isoformat()}">{clock}</a> '
         f"{body}</li>"
     )
+
+
+def _isolated(html: str) -> str:
+    """Text from IRC in its own bidi isolate: an override or a right-to-left run
+    inside it cannot reorder the nick, the time or the next line around it."""
+    return f"<bdi>{html}</bdi>" if html else ""
 
 
 def render_log(

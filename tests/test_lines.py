@@ -37,17 +37,17 @@ def _line(
 @pytest.mark.parametrize(
     ("kind", "expected"),
     [
-        ("message", '&lt;alice&gt;</span> <span class="msg">text'),
-        ("action", "* alice</span>"),
-        ("notice", "-alice-</span>"),
-        ("join", 'alice</span> joined <span class="host">(text)</span>'),
-        ("part", "alice</span> left (text)"),
-        ("quit", "alice</span> quit (text)"),
-        ("nick", "alice</span> is now known as bob"),
-        ("topic", 'changed the topic to: <span class="msg">text'),
-        ("kick", "alice</span> kicked bob (text)"),
-        ("mode", "alice</span> sets mode text"),
-        ("system", "— text"),
+        ("message", '&lt;<bdi>alice</bdi>&gt;</span> <span class="msg"><bdi>text</bdi>'),
+        ("action", "* <bdi>alice</bdi></span>"),
+        ("notice", "-<bdi>alice</bdi>-</span>"),
+        ("join", '<bdi>alice</bdi></span> joined <span class="host">(<bdi>text</bdi>)</span>'),
+        ("part", "<bdi>alice</bdi></span> left (<bdi>text</bdi>)"),
+        ("quit", "<bdi>alice</bdi></span> quit (<bdi>text</bdi>)"),
+        ("nick", "<bdi>alice</bdi></span> is now known as <bdi>bob</bdi>"),
+        ("topic", 'changed the topic to: <span class="msg"><bdi>text</bdi>'),
+        ("kick", "<bdi>alice</bdi></span> kicked <bdi>bob</bdi> (<bdi>text</bdi>)"),
+        ("mode", "<bdi>alice</bdi></span> sets mode <bdi>text</bdi>"),
+        ("system", "— <bdi>text</bdi>"),
     ],
 )
 def test_it_renders_each_kind(kind: str, expected: str) -> None:

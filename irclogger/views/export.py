@@ -2,7 +2,7 @@ import datetime as dt
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from irclogger.formatting import strip_irc
+from irclogger.formatting import plain_line, strip_irc
 from irclogger.kinds import LineKind
 from irclogger.lines import Line, line_fields
 from irclogger.views._common import get_channel, get_tz
@@ -26,18 +26,20 @@ _TEXT_SHAPES: dict[str, str] = {
 def day_text(request: HttpRequest, network: str, channel: str, day: dt.date) -> HttpResponse:
     chan = get_channel(request, network, channel)
     tz = get_tz(request, chan)
-    out = [f"--- Log for {chan.name} on {chan.network.name}, {day.isoformat()} ({tz})"]
+    # One log line is one line of the file, whatever its text holds (formatting.plain_line).
+    name = plain_line(chan.name)
+    out = [f"--- Log for {name} on {plain_line(chan.network.name)}, {day.isoformat()} ({tz})"]
     for line in chan.lines.for_day(day, tz).rows():
-        out.append(f"{line.timestamp.astimezone(tz):%H:%M:%S} {_as_text(line, chan.name)}")
+        out.append(f"{line.timestamp.astimezone(tz):%H:%M:%S} {_as_text(line, name)}")
     return HttpResponse("\n".join(out) + "\n", content_type="text/plain; charset=utf-8")
 
 
 def _as_text(line: Line, channel_name: str) -> str:
     shape = _TEXT_SHAPES.get(line.kind, "{text}")
     return shape.format(
-        nick=strip_irc(line.nick),
-        target=strip_irc(line.target),
-        text=strip_irc(line.text),
+        nick=plain_line(line.nick),
+        target=plain_line(line.target),
+        text=plain_line(line.text),
         channel=channel_name,
     )
 
