@@ -8,6 +8,7 @@ day page are timed on.
 
 import datetime as dt
 import http.client
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ from irclogger.models import Channel, Network
 NETWORK = "bench"
 LIVE = "live"
 BIG = "big"
+DAYS = "days"
+# The common real tree: one file a day (ZNC, irssi, WeeChat, HexChat all
+# write so), a year of a moderately busy channel.
+DAY_FILES, LINES_PER_DAY_FILE = 300, 250
 # A normal day of a busy channel, for the page timed while streams are open.
 LIVE_HISTORY_LINES = 400
 # What a person searches for: single words, phrases, exclusions, and rare words.
@@ -197,3 +202,61 @@ def big_day_path(lines: int, per_day: int) -> str:
 
 def live_day_path() -> str:
     return f"/{NETWORK}/{LIVE}/{dt.datetime.now(dt.UTC).date()}/"
+
+
+def write_znc_tree(root: Path, days: int, per_day: int) -> int:
+    """``days`` ZNC day files (``YYYY/MM/#days_YYYYMMDD.log``) of ``per_day`` lines."""
+    first = dt.date(2020, 1, 1)
+    written = 0
+    for number in range(days):
+        day = first + dt.timedelta(days=number)
+        start = dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC)
+        path = root / f"{day:%Y/%m}/#{DAYS}_{day:%Y%m%d}.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = generate_rows(0, start, start + dt.timedelta(days=1), per_day, seed=number)
+        with open(path, "w", encoding="utf-8") as out:
+            for row in rows:
+                out.write(_znc_line(row))
+                written += 1
+    return written
+
+
+def _znc_line(row: LineRow) -> str:
+    host = f"~{row.nick[:8]}@user/{row.nick}"
+    bodies = {
+        "action": f"* {row.nick} {row.text}",
+        "notice": f"-{row.nick}- {row.text}",
+        "join": f"*** Joins: {row.nick} ({host})",
+        "part": f"*** Parts: {row.nick} ({host}) ({row.text})",
+        "quit": f"*** Quits: {row.nick} ({host}) ({row.text})",
+        "nick": f"*** {row.nick} is now known as {row.target}",
+    }
+    body = bodies.get(row.kind, f"<{row.nick}> {row.text}")
+    return f"[{row.timestamp:%H:%M:%S}] {body}\n"
+
+
+def measure_day_files_import() -> dict[str, Any]:
+    """Import a tree of day files with ``manage.py importlogs DIR`` (detected): lines/s."""
+    root = OUT / "znc-tree"
+    shutil.rmtree(root, ignore_errors=True)
+    written = write_znc_tree(root, DAY_FILES, LINES_PER_DAY_FILE)
+    started = time.perf_counter()
+    call_command(
+        "importlogs",
+        "--network",
+        NETWORK,
+        "--channel",
+        f"#{DAYS}",
+        str(root),
+        stdout=open(OUT / "importlogs-days.out", "w"),  # noqa: SIM115  (closed with the process)
+    )
+    seconds = time.perf_counter() - started
+    imported = Channel.objects.get(network__slug=NETWORK, name=f"#{DAYS}").lines.count()
+    shutil.rmtree(root)
+    return {
+        "path": f"manage.py importlogs DIR ({DAY_FILES} ZNC day files of {LINES_PER_DAY_FILE})",
+        "lines": written,
+        "imported": imported,
+        "seconds": seconds,
+        "lines_per_second": imported / seconds if seconds else None,
+    }

@@ -88,6 +88,7 @@ def _streams(
     lines = args.lines or (QUICK_LINES if args.quick else FULL_LINES)
     print(f"bench: importing {lines:,} generated lines", flush=True)
     results["import"] = data.measure_import(lines, LINES_PER_DAY)
+    results["import_days"] = data.measure_day_files_import()
     results["big_data"] = _big_data(url, lines, args.quick)
     plan = Plan(publish_seconds=5.0 if args.quick else 10.0)
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
