@@ -81,6 +81,18 @@ def validate_zone(name: str) -> None:
         raise ValidationError(str(exc)) from exc
 
 
+# A web origin as CSP's frame-ancestors takes it: scheme, host, optional port.
+_ORIGIN = re.compile(r"https?://(\*\.)?[a-z0-9.-]+(:[0-9]{1,5})?", re.IGNORECASE)
+
+
+def validate_origins(text: str) -> None:
+    for origin in text.split():
+        if not _ORIGIN.fullmatch(origin):
+            raise ValidationError(
+                f"{origin!r} is not an origin: write https://example.org (a scheme and a host)."
+            )
+
+
 class ChannelQuerySet(models.QuerySet["Channel"]):
     def visible_to(self, user: User) -> "ChannelQuerySet":
         """Public channels, plus the private ones the user is a member of.
@@ -119,6 +131,12 @@ class Channel(models.Model):
     bot_nicks = models.TextField(
         blank=True, help_text="Nicks of the channel's bots, one per line: readers may hide them"
     )
+    embed_origins = models.TextField(
+        blank=True,
+        help_text="Origins allowed to show the live widget (/embed/) in a frame, one per line, "
+        "e.g. https://example.org; none: no site may. Public channels only.",
+        validators=[validate_origins],
+    )
 
     objects = ChannelQuerySet.as_manager()
 
@@ -141,6 +159,11 @@ class Channel(models.Model):
     def tz(self) -> dt.tzinfo:
         """The channel's zone; the field's validator keeps it a valid key."""
         return parse_zone(self.timezone)
+
+    @property
+    def frame_origins(self) -> list[str]:
+        """The origins that may frame the embed page (validated by the field)."""
+        return self.embed_origins.split()
 
     @property
     def bots(self) -> frozenset[str]:
@@ -415,3 +438,52 @@ class Line(models.Model):
 
     def __str__(self) -> str:
         return f"{self.timestamp:%Y-%m-%d %H:%M:%S} {self.kind} <{self.nick}> {self.text[:50]}"
+
+
+# What statistics count: what people said, not joins, parts or modes.
+SAID_KINDS = (LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE)
+
+
+class ChannelActivity(models.Model):
+    """Lines said per channel per quarter hour (UTC), kept by triggers on the
+    lines (migration 0009). Quarter hours, because every zone's offset is a
+    whole number of them: days and hours in any zone are exact sums."""
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    bucket = models.DateTimeField()
+    lines = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "bucket"], name="activity_unique_bucket")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lines} lines in channel {self.channel_id} from {self.bucket:%Y-%m-%d %H:%M}"
+
+
+class NickActivity(models.Model):
+    """Lines said per channel, nick (lower case) and UTC day, with the first
+    and last of them; kept by the same triggers."""
+
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    nick = models.CharField(max_length=NICK_MAX_LENGTH)
+    day = models.DateField()
+    lines = models.IntegerField()
+    first = models.DateTimeField()
+    last = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["channel", "nick", "day"], name="nick_activity_unique_day"
+            )
+        ]
+        indexes = [models.Index(fields=["channel", "day"], name="nick_activity_channel_day")]
+
+    def __str__(self) -> str:
+        return f"{self.nick}: {self.lines} lines in channel {self.channel_id} on {self.day}"

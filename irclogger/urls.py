@@ -4,7 +4,18 @@ from django.templatetags.static import static
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 
-from irclogger.views import channel, day, export, index, ops, range_view, search, year, zone
+from irclogger.views import (
+    channel,
+    day,
+    export,
+    index,
+    ops,
+    range_view,
+    search,
+    statistics,
+    year,
+    zone,
+)
 from irclogger.views._common import bad_request
 from irclogger.views.converters import DateConverter, LineIdConverter
 
@@ -29,6 +40,7 @@ urlpatterns = [
     path(f"{_channel}/", channel.today, name="irc-today"),
     path(f"{_channel}/search/", search.search, name="irc-channel-search"),
     path(f"{_channel}/search.json", search.search_json, name="irc-channel-search-json"),
+    path(f"{_channel}/stats/", statistics.statistics, name="irc-statistics"),
     path(f"{_channel}/line/<lineid:line_id>/", channel.permalink, name="irc-permalink"),
     path(f"{_channel}/jump/", channel.jump, name="irc-jump"),
     path(f"{_channel}/<int:year>/", year.year, name="irc-year"),

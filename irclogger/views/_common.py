@@ -107,3 +107,14 @@ def today_in(tz: dt.tzinfo) -> dt.date:
 
 def hide_presence(request: HttpRequest) -> bool:
     return request.GET.get("presence") == "hide"
+
+
+def line_url(request: HttpRequest, channel: Channel, line_id: int, stamp: dt.datetime) -> str:
+    """A line on its dated day page in ``request``'s zone, highlighted.
+
+    The day page picks its zone as every page does (``get_tz``), so the date
+    here is the date there.
+    """
+    day = stamp.astimezone(get_tz(request, channel)).date()
+    kwargs = {"network": channel.network.slug, "channel": channel.slug, "day": day}
+    return f"{reverse('irc-day', kwargs=kwargs)}{tz_query(request, hl=str(line_id))}#L{line_id}"

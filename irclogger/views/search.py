@@ -6,7 +6,6 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from irclogger.access import get_channel
@@ -14,7 +13,7 @@ from irclogger.lines import line_fields, render_line
 from irclogger.models import Channel, Line
 from irclogger.params import zone_name
 from irclogger.search import Cursor, Result, SearchForm, SearchPage, search_lines
-from irclogger.views._common import chosen_zone, get_tz, tz_query
+from irclogger.views._common import chosen_zone, get_tz, line_url
 
 
 def search(
@@ -113,7 +112,7 @@ def _result_html(
     line = result.line
     chan = line.channel
     tz = reader_tz or chan.tz
-    day_url = _day_url(request, chan, line, tz)
+    day_url = line_url(request, chan, line.id, line.timestamp)
     pieces = [_context_line(request, chan, other, tz) for other in result.before]
     match = render_line(line, tz, show_date=True, body_html=result.snippet_html, href=day_url)
     pieces.append(_as_search_line(match, line.id, "match"))
@@ -132,7 +131,9 @@ def _result_html(
 
 
 def _context_line(request: HttpRequest, chan: Channel, line: Line, tz: dt.tzinfo) -> str:
-    rendered = render_line(line, tz, show_date=True, href=_day_url(request, chan, line, tz))
+    rendered = render_line(
+        line, tz, show_date=True, href=line_url(request, chan, line.id, line.timestamp)
+    )
     return _as_search_line(rendered, line.id, "ctx")
 
 
@@ -140,15 +141,6 @@ def _as_search_line(rendered: str, line_id: int, role: str) -> str:
     """A day-page line as a result's line: a role class, and no element id
     (a line may be one result's context and another's match)."""
     return rendered.replace(f'<li id="L{line_id}" class="line ', f'<li class="line {role} ', 1)
-
-
-def _day_url(request: HttpRequest, chan: Channel, line: Line, tz: dt.tzinfo) -> str:
-    """The line on its dated day page, highlighted. The day page picks the
-    same zone as this page (?tz=, the reader's choice, else the channel's),
-    so the date here is the date there."""
-    day = line.timestamp.astimezone(tz).date()
-    kwargs = {"network": chan.network.slug, "channel": chan.slug, "day": day}
-    return f"{reverse('irc-day', kwargs=kwargs)}{tz_query(request, hl=str(line.id))}#L{line.id}"
 
 
 def _query(request: HttpRequest, name: str, value: object | None, *, fresh: bool = False) -> str:
@@ -175,7 +167,7 @@ def _result_json(request: HttpRequest, result: Result) -> dict[str, Any]:
     return {
         **line_fields(line),
         "channel": {"network": chan.network.slug, "slug": chan.slug, "name": chan.name},
-        "url": request.build_absolute_uri(_day_url(request, chan, line, chan.tz)),
+        "url": request.build_absolute_uri(line_url(request, chan, line.id, line.timestamp)),
         "before": [line_fields(other) for other in result.before],
         "after": [line_fields(other) for other in result.after],
     }
