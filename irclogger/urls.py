@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 from irclogger.views import (
     channel,
     day,
+    embed,
     export,
     index,
     ops,
@@ -41,6 +42,7 @@ urlpatterns = [
     path(f"{_channel}/search/", search.search, name="irc-channel-search"),
     path(f"{_channel}/search.json", search.search_json, name="irc-channel-search-json"),
     path(f"{_channel}/stats/", statistics.statistics, name="irc-statistics"),
+    path(f"{_channel}/embed/", embed.embed, name="irc-embed"),
     path(f"{_channel}/line/<lineid:line_id>/", channel.permalink, name="irc-permalink"),
     path(f"{_channel}/jump/", channel.jump, name="irc-jump"),
     path(f"{_channel}/<int:year>/", year.year, name="irc-year"),
