@@ -446,7 +446,7 @@ SAID_KINDS = (LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE)
 
 class ChannelActivity(models.Model):
     """Lines said per channel per quarter hour (UTC), kept by triggers on the
-    lines (migration 0009). Quarter hours, because every zone's offset is a
+    lines (migration 0010). Quarter hours, because every zone's offset is a
     whole number of them: days and hours in any zone are exact sums."""
 
     channel = models.ForeignKey(

@@ -124,7 +124,7 @@ DROP FUNCTION irclogger_activity_add();
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('irclogger', '0008_line_channel_search'),
+        ('irclogger', '0009_line_raw_bytes'),
     ]
 
     operations = [
