@@ -24,6 +24,12 @@ def client_ip(request: HttpRequest) -> IPAddress | None:
     return _parse(forwarded.split(",")[-1])
 
 
+def client_address(request: HttpRequest) -> str:
+    """client_ip as text, for what wants a string (django-axes); "" when unknown."""
+    address = client_ip(request)
+    return str(address) if address is not None else ""
+
+
 def in_networks(address: IPAddress, networks: list[IPNetwork]) -> bool:
     return any(address in network for network in networks)
 

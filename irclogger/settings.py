@@ -5,6 +5,7 @@ embedded PostgreSQL); the system checks in ``irclogger.checks`` refuse the
 defaults that must not reach production.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import django_stubs_ext
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    "axes",
     "irclogger",
     "streams",
 ]
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "irclogger.urls"
@@ -139,6 +143,31 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+
+# Login throttling (django-axes), on the site's and the admin's login alike:
+# the LOGIN_FAILURE_LIMIT-th wrong password for one account, or from one
+# client address, locks it: every attempt is refused (429), the right
+# password too, for LOGIN_LOCKOUT_MINUTES. nginx also rate-limits the login POSTs (conf/nginx/).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+# Either one locks: many accounts tried from one address, or one account from many.
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# The client's address by the trusted-proxy rule /metrics uses, not nginx's.
+AXES_CLIENT_IP_CALLABLE = "irclogger.net.client_address"
+
+# Outgoing mail, for password resets only: without EMAIL_HOST the reset
+# pages do not exist (irclogger.urls), rather than failing for each request.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "irclogger@localhost")
 
 # Lines per page of a range view and per search page.
 RANGE_PAGE_SIZE = env_int("RANGE_PAGE_SIZE", 2000, minimum=10)

@@ -1,7 +1,9 @@
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import urls as auth_urls
 from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 from django.templatetags.static import static
-from django.urls import include, path, register_converter
+from django.urls import URLPattern, URLResolver, include, path, register_converter
 from django.views.generic import RedirectView
 
 from irclogger.views import (
@@ -25,10 +27,24 @@ register_converter(LineIdConverter, "lineid")
 
 _channel = "<slug:network>/<slug:channel>"
 
+
+def account_urls() -> list[URLPattern | URLResolver]:
+    """Django's login, logout and password change; the reset pages only with mail set up.
+
+    Without EMAIL_HOST a reset could never be delivered: each request would
+    end in a connection error, so the pages are not there at all.
+    """
+    return [
+        p
+        for p in auth_urls.urlpatterns
+        if settings.EMAIL_HOST or "reset" not in (getattr(p, "name", None) or "")
+    ]
+
+
 urlpatterns = [
     path("", index.index, name="irc-index"),
     path("admin/", admin.site.urls),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(account_urls())),
     path("search/", search.search, name="irc-search"),
     path("search.json", search.search_json, name="irc-search-json"),
     path("zone/", zone.zone, name="irc-zone"),

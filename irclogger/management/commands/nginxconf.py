@@ -77,6 +77,11 @@ class Command(BaseCommand):
         # headroom above, worker_rlimit_nofile stays under a typical 20,000-file limit.
         parser.add_argument("--streams-per-worker", type=int, default=8000)
         parser.add_argument("--max-body-size", default="1m")
+        # Login form posts per client address and minute: a person mistyping fits,
+        # a password-guessing script does not (django-axes also locks after 5 failures).
+        parser.add_argument("--login-rate", type=int, default=10)
+        # Posts above the rate let through at once before the 429s start.
+        parser.add_argument("--login-burst", type=int, default=5)
 
     def handle(self, *args: Any, **options: Any) -> None:
         if bool(options["cert"]) != bool(options["key"]):
@@ -128,6 +133,8 @@ def _context(out: Path, options: dict[str, Any]) -> dict[str, Any]:
         "fd_headroom": FD_HEADROOM,
         "worker_rlimit_nofile": worker_connections + FD_HEADROOM,
         "max_body_size": options["max_body_size"],
+        "login_rate": options["login_rate"],
+        "login_burst": options["login_burst"],
     }
 
 
