@@ -82,8 +82,11 @@ def gunicorn(
     """
     port = port or free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
+    # The browser tests let Django's ORM run beside Playwright's event loop in
+    # this process only; the server refuses to start with that switch on.
+    parent = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env = {
-        **os.environ,
+        **parent,
         "DATABASE_URL": child_database_url(),
         "GUNICORN_BIND": f"127.0.0.1:{port}",
         "GUNICORN_WORKERS": str(workers),
