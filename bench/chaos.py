@@ -42,12 +42,18 @@ APP_NAME = "irclogger-chaos"
 FAULTS = ("reload", "restart", "kill-worker", "pg-terminate-hub", "pg-restart")
 # A restart is systemd's: SIGTERM, wait for the workers to drain, start.
 GRACEFUL_STOP_SECONDS = 40.0
-# A client not connected within this counts as a failed connect (it retries).
-CONNECT_TIMEOUT = 15.0
+# A browser waits for a stream's response headers as long as TCP lets it; a
+# client that gives up early and retries only adds requests the server has
+# already begun to a storm. Bounded, so a run always ends.
+CONNECT_TIMEOUT = 120.0
 # How often the settle loop asks the load generator where its clients are.
 POLL_SECONDS = 0.25
 # A page request during a storm that takes longer counts as failed.
 PAGE_TIMEOUT = 5.0
+CONFIG = "conf/gunicorn.py"
+PROBE_CONFIG = "bench/probe_gunicorn.py"
+# How long a worker may take to collect, trim and write its probe.
+PROBE_COLLECT_SECONDS = 5.0
 
 
 @dataclass
@@ -68,6 +74,8 @@ class Plan:
     # Open the clients at this rate per second (None: in waves, as fast as possible).
     connect_rate: float | None = None
     workers: int = 1
+    # Run the service with bench/probe_gunicorn.py: the workers' GC and RSS in the results.
+    probe: bool = False
 
 
 @dataclass
@@ -93,14 +101,15 @@ def run(workdir: Path, plan: Plan, log: Callable[[str], None] = print) -> dict[s
             env = {}
             if plan.lifetime_seconds:
                 env["STREAM_MAX_LIFETIME_SECONDS"] = str(int(plan.lifetime_seconds))
+            if plan.probe:
+                env["SOAK_PROBE_DIR"] = str(workdir / "probe")
+                env["SOAK_PROBE_SECONDS"] = str(plan.sample_seconds)
             # The service of the moment: a restart replaces it.
-            holder = {
-                "service": servers.start_irclogger(
-                    postgres.url, APP_NAME, port, plan.workers, extra_env=env
-                )
-            }
+            holder = {"service": _start(postgres, port, plan, env)}
             try:
                 result = _drive(plan, postgres, writer, holder, port, env, log)
+                if plan.probe:
+                    result["probe"] = _probe(holder["service"], workdir / "probe")
             finally:
                 servers.stop(holder["service"])
     result["seconds"] = time.monotonic() - started
@@ -133,7 +142,7 @@ def _drive(
             record = FaultRecord(name, time.time())
             loadgen.send(f"fault {name}")
             probe = PageProbe(port) if plan.pages else None
-            record.detail = _inject(name, holder, postgres, port, plan.workers, env)
+            record.detail = _inject(name, holder, postgres, port, plan, env)
             _settle(record, plan, loadgen, writer)
             if probe is not None:
                 record.pages = probe.stop()
@@ -169,7 +178,7 @@ def _inject(
     holder: dict[str, Service],
     postgres: Postgres,
     port: int,
-    workers: int,
+    plan: Plan,
     env: dict[str, str],
 ) -> str:
     """Do the fault; a word on what was hit."""
@@ -179,9 +188,7 @@ def _inject(
         return "SIGHUP to the gunicorn master"
     if name == "restart":
         servers.stop_gracefully(service, GRACEFUL_STOP_SECONDS)
-        holder["service"] = servers.start_irclogger(
-            postgres.url, APP_NAME, port, workers, append_log=True, extra_env=env
-        )
+        holder["service"] = _start(postgres, port, plan, env, append_log=True)
         return "SIGTERM, drained, started again on the same port"
     if name == "kill-worker":
         worker = service.stream_processes()[0]
@@ -194,6 +201,34 @@ def _inject(
         postgres.start()
         return "pg_ctl stop -m fast, start"
     raise ValueError(name)
+
+
+def _start(
+    postgres: Postgres, port: int, plan: Plan, env: dict[str, str], append_log: bool = False
+) -> Service:
+    return servers.start_irclogger(
+        postgres.url,
+        APP_NAME,
+        port,
+        plan.workers,
+        append_log=append_log,
+        extra_env=env,
+        config=PROBE_CONFIG if plan.probe else CONFIG,
+    )
+
+
+def _probe(service: Service, folder: Path) -> dict[str, Any]:
+    """The probe's samples, and a full collection asked for now (bench/probe_gunicorn.py)."""
+    for worker in service.stream_processes():
+        worker.send_signal(signal.SIGUSR2)
+    time.sleep(PROBE_COLLECT_SECONDS)
+    samples: list[dict[str, Any]] = []
+    collects: list[dict[str, Any]] = []
+    for path in sorted(folder.glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            payload = json.loads(line)
+            (collects if payload.get("kind") == "collect" else samples).append(payload)
+    return {"samples": samples, "collect": collects}
 
 
 def _terminate_hub(url: str) -> int:
@@ -273,7 +308,7 @@ def _soak(
     while (elapsed := time.monotonic() - started) < plan.soak_seconds:
         time.sleep(min(plan.sample_seconds, plan.soak_seconds - elapsed))
         status = loadgen.status()
-        sample = {"seconds": round(time.monotonic() - started, 1), **status}
+        sample = {"seconds": round(time.monotonic() - started, 1), "at": time.time(), **status}
         sample |= _memory(holder["service"])
         log(
             f"soak: {sample['seconds']:.0f} s, {status.get('open')} open, "

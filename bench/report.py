@@ -613,6 +613,12 @@ def _cycles(stage: dict[str, Any]) -> list[dict[str, Any]]:
     return cycles
 
 
+def _nearest(samples: list[dict[str, Any]], at: float | None) -> dict[str, Any]:
+    if at is None or not samples:
+        return {}
+    return min(samples, key=lambda sample: abs(float(sample.get("at", 0)) - at))
+
+
 def _soak(results: dict[str, Any]) -> list[str]:
     stage = results.get("stages", {}).get("soak")
     if not stage:
@@ -636,17 +642,39 @@ def _soak(results: dict[str, Any]) -> list[str]:
         f"{load.get('out_of_order')} out of order**. Worker RSS {stage.get('rss_start_mb', 0):.0f}"
         f" MB with the streams open at the start, {stage.get('rss_end_mb', 0):.0f} MB at the end.",
         "",
-        "RSS at the end of each lifetime cycle (USS: the memory only the worker holds):",
+        "RSS at the end of each lifetime cycle (USS: the memory only the worker holds; "
+        "*tracked*: objects the garbage collector tracks, frozen ones excepted, and its "
+        "collections of the oldest generation so far, from bench/probe_gunicorn.py):",
         "",
-        "| cycle | minute | open | reconnects so far | worker RSS MB | USS MB |",
-        "|---|---|---|---|---|---|",
+        "| cycle | minute | open | reconnects so far | worker RSS MB | USS MB | tracked objects "
+        "| gen 2 collections |",
+        "|---|---|---|---|---|---|---|---|",
     ]
+    probes = stage.get("probe", {}).get("samples", [])
     for cycle in _cycles(stage):
+        probe = _nearest(probes, cycle.get("at"))
+        collections = probe.get("gc_collections") or ["–"] * 3
         out.append(
             f"| {cycle['cycle']} | {cycle['seconds'] / 60:.1f} | {cycle.get('open')} "
             f"| {cycle.get('reconnects', 0):,} | {cycle.get('rss_mb', 0):.1f} "
-            f"| {cycle.get('uss_mb', 0):.1f} |"
+            f"| {cycle.get('uss_mb', 0):.1f} | {probe.get('tracked', '–')} "
+            f"| {collections[-1]} |"
         )
+    for collect in stage.get("probe", {}).get("collect", []):
+        trimmed = collect.get("rss_after_trim_mb")
+        out += [
+            "",
+            f"At the end, a full collection in the worker (gc.collect(), "
+            f"{collect.get('collect_seconds', 0) * 1000:.0f} ms) found "
+            f"{collect.get('unreachable_found'):,} unreachable objects; tracked objects "
+            f"{collect.get('tracked', 0):,} → {collect.get('tracked_after', 0):,}; RSS "
+            f"{collect.get('rss_mb', 0):.1f} MB → {collect.get('rss_after_collect_mb', 0):.1f} MB "
+            "after the collection"
+            + ("" if trimmed is None else f" → {trimmed:.1f} MB after malloc_trim(0)")
+            + ". What a collection frees was garbage waiting for the tuned thresholds; what "
+            "only malloc_trim gives back was free memory the allocator kept; the rest is live "
+            "or fragmented.",
+        ]
     if lifetime is None or load.get("reconnects", 0) < stage["clients"]:
         out += [
             "",

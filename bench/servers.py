@@ -205,6 +205,7 @@ def start_irclogger(
     workers: int = 1,
     append_log: bool = False,
     extra_env: dict[str, str] | None = None,
+    config: str = "conf/gunicorn.py",
 ) -> Service:
     """gunicorn with conf/gunicorn.py on ``port``; ``stop`` (quick) or ``stop_gracefully`` it."""
     env = django_env(
@@ -216,7 +217,7 @@ def start_irclogger(
         GUNICORN_LOGLEVEL="warning",
         **(extra_env or {}),
     )
-    command = [str(BIN / "gunicorn"), "-c", "conf/gunicorn.py"]
+    command = [str(BIN / "gunicorn"), "-c", config]
     # SIGINT is gunicorn's quick shutdown: open streams are not waited for.
     return start(
         app_name, command, port, "stream/", env, stop_signal=signal.SIGINT, append_log=append_log

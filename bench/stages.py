@@ -33,6 +33,8 @@ AFTER_STORM_SECONDS = 3.0
 SOAK_MINUTES = 60.0
 # Memory is sampled this often during the soak.
 SOAK_SAMPLE_SECONDS = 30.0
+# How long a storm of 10,000 may take to settle before the run moves on (and says so).
+SETTLE_SECONDS = 180.0
 
 
 def sizes(quick: bool) -> dict[str, int]:
@@ -50,8 +52,12 @@ def run_stage(
     started = time.monotonic()
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "connect-storm": lambda: connect_storm(url, channel, clients),
-        "reload-storm": lambda: _chaos(Plan(clients, ["reload", "restart"], pages=True)),
-        "chaos": lambda: _chaos(Plan(clients, list(FAULTS), pages=True)),
+        "reload-storm": lambda: _chaos(
+            Plan(clients, ["reload", "restart"], pages=True, settle_timeout=SETTLE_SECONDS)
+        ),
+        "chaos": lambda: _chaos(
+            Plan(clients, list(FAULTS), pages=True, settle_timeout=SETTLE_SECONDS)
+        ),
         "soak": lambda: _chaos(
             Plan(
                 clients,
@@ -59,6 +65,8 @@ def run_stage(
                 soak_seconds=options.get("soak_minutes", SOAK_MINUTES) * 60,
                 sample_seconds=SOAK_SAMPLE_SECONDS,
                 lifetime_seconds=options.get("lifetime_seconds"),
+                settle_timeout=SETTLE_SECONDS,
+                probe=True,
             )
         ),
     }

@@ -1,0 +1,113 @@
+"""conf/gunicorn.py plus a memory probe, for the soak only: never deployed.
+
+    gunicorn -c bench/probe_gunicorn.py
+
+Every setting and hook is conf/gunicorn.py's; after its post_worker_init,
+each worker starts a greenlet that appends, every SOAK_PROBE_SECONDS, one
+JSON line to $SOAK_PROBE_DIR/<pid>.jsonl: its RSS, the collector's counts
+and collections per generation, the objects it tracks (frozen ones
+excepted). SIGUSR2 asks for a full collection, then malloc_trim(0), with
+the RSS after each: what a collection frees, what the allocator then gives
+back, and what stays (live objects, or fragmentation).
+
+STREAM_MAX_LIFETIME_SECONDS shortens the streams' lifetime here if
+streams/hub.py does not read it itself, so a short soak still cycles.
+"""
+
+import ctypes
+import gc
+import json
+import os
+import runpy
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+_BASE = runpy.run_path(str(Path(__file__).resolve().parent.parent / "conf" / "gunicorn.py"))
+globals().update({name: value for name, value in _BASE.items() if not name.startswith("__")})
+
+
+def post_worker_init(worker: Any) -> None:
+    _BASE["post_worker_init"](worker)
+    import gevent
+
+    _shorten_lifetime()
+    folder = Path(os.environ.get("SOAK_PROBE_DIR", "bench/out/probe"))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{os.getpid()}.jsonl"
+    seconds = float(os.environ.get("SOAK_PROBE_SECONDS", "30"))
+    gevent.spawn(_sample_forever, path, seconds)
+    gevent.signal_handler(signal.SIGUSR2, lambda: gevent.spawn(_collect, path))
+
+
+def _shorten_lifetime() -> None:
+    raw = os.environ.get("STREAM_MAX_LIFETIME_SECONDS")
+    if not raw:
+        return
+    from streams import hub
+
+    lifetime = float(raw)
+    if getattr(hub, "MAX_LIFETIME_SECONDS", None) == (540.0, 660.0):
+        # The same ±10 % jitter as the default: streams do not end together.
+        hub.MAX_LIFETIME_SECONDS = (lifetime * 0.9, lifetime * 1.1)
+
+
+def _sample_forever(path: Path, seconds: float) -> None:
+    import gevent
+
+    while True:
+        _write(path, {"kind": "sample", **_state()})
+        gevent.sleep(seconds)
+
+
+def _collect(path: Path) -> None:
+    before = _state()
+    started = time.perf_counter()
+    found = gc.collect()
+    collect_seconds = time.perf_counter() - started
+    after_collect = _rss_mb()
+    trimmed = _malloc_trim()
+    _write(
+        path,
+        {
+            "kind": "collect",
+            **before,
+            "unreachable_found": found,
+            "collect_seconds": collect_seconds,
+            "rss_after_collect_mb": after_collect,
+            "rss_after_trim_mb": _rss_mb() if trimmed else None,
+            "tracked_after": len(gc.get_objects()),
+        },
+    )
+
+
+def _state() -> dict[str, Any]:
+    return {
+        "at": time.time(),
+        "rss_mb": _rss_mb(),
+        "gc_count": gc.get_count(),
+        "gc_collections": [stats["collections"] for stats in gc.get_stats()],
+        "gc_threshold": gc.get_threshold(),
+        "tracked": len(gc.get_objects()),
+        "frozen": gc.get_freeze_count(),
+    }
+
+
+def _rss_mb() -> float:
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _malloc_trim() -> bool:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    libc.malloc_trim(0)
+    return True
+
+
+def _write(path: Path, payload: dict[str, Any]) -> None:
+    with open(path, "a") as out:
+        out.write(json.dumps(payload) + "\n")
