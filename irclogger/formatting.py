@@ -47,6 +47,110 @@ CODE_PATTERN = (
 # PostgreSQL text never holds NUL, so only the Python side meets it: dropped too.
 _CODE = re.compile(CODE_PATTERN + r"|\x00")
 
+# The modern IRC formatting spec's colours 0-98 (https://modern.ircdocs.horse/formatting);
+# irc-colors.css (scripts/irc_colors.py) gives each a class, irc-fgN and irc-bgN.
+MIRC_COLOURS = (
+    "#ffffff",
+    "#000000",
+    "#00007f",
+    "#009300",
+    "#ff0000",
+    "#7f0000",
+    "#9c009c",
+    "#fc7f00",
+    "#ffff00",
+    "#00fc00",
+    "#009393",
+    "#00ffff",
+    "#0000fc",
+    "#ff00ff",
+    "#7f7f7f",
+    "#d2d2d2",
+    "#470000",
+    "#472100",
+    "#474700",
+    "#324700",
+    "#004700",
+    "#00472c",
+    "#004747",
+    "#002747",
+    "#000047",
+    "#2e0047",
+    "#470047",
+    "#47002a",
+    "#740000",
+    "#743a00",
+    "#747400",
+    "#517400",
+    "#007400",
+    "#007449",
+    "#007474",
+    "#004074",
+    "#000074",
+    "#4b0074",
+    "#740074",
+    "#740045",
+    "#b50000",
+    "#b56300",
+    "#b5b500",
+    "#7db500",
+    "#00b500",
+    "#00b571",
+    "#00b5b5",
+    "#0063b5",
+    "#0000b5",
+    "#7500b5",
+    "#b500b5",
+    "#b5006b",
+    "#ff0000",
+    "#ff8c00",
+    "#ffff00",
+    "#b2ff00",
+    "#00ff00",
+    "#00ffa0",
+    "#00ffff",
+    "#008cff",
+    "#0000ff",
+    "#a500ff",
+    "#ff00ff",
+    "#ff0098",
+    "#ff5959",
+    "#ffb459",
+    "#ffff71",
+    "#cfff60",
+    "#6fff6f",
+    "#65ffc9",
+    "#6dffff",
+    "#59b4ff",
+    "#5959ff",
+    "#c459ff",
+    "#ff66ff",
+    "#ff59bc",
+    "#ff9c9c",
+    "#ffd39c",
+    "#ffff9c",
+    "#e2ff9c",
+    "#9cff9c",
+    "#9cffdb",
+    "#9cffff",
+    "#9cd3ff",
+    "#9c9cff",
+    "#dc9cff",
+    "#ff9cff",
+    "#ff94d3",
+    "#000000",
+    "#131313",
+    "#282828",
+    "#363636",
+    "#4d4d4d",
+    "#656565",
+    "#818181",
+    "#9f9f9f",
+    "#bcbcbc",
+    "#e2e2e2",
+    "#ffffff",
+)
+
 # Colour 99 is "the default colour": setting it clears the colour.
 _DEFAULT_COLOUR = 99
 
@@ -66,36 +170,27 @@ class Style:
     strike: bool = False
     mono: bool = False
     reverse: bool = False
-    # An mIRC colour number (0–98) or a "#rrggbb" string; None is the default.
-    fg: int | str | None = None
-    bg: int | str | None = None
+    # An mIRC colour number (0–98); None is the default.
+    fg: int | None = None
+    bg: int | None = None
 
-    def classes_and_css(self) -> tuple[list[str], list[str]]:
+    def classes(self) -> list[str]:
         flags = ("bold", "italic", "underline", "strike", "mono")
         chosen = [f"irc-{name}" for name in flags if getattr(self, name)]
         fg, bg = (self.bg, self.fg) if self.reverse else (self.fg, self.bg)
-        css: list[str] = []
         if self.reverse and fg is None and bg is None:
             chosen.append("irc-reverse")
-        _colour(fg, "fg", "color", chosen, css)
-        _colour(bg, "bg", "background-color", chosen, css)
+        if fg is not None:
+            chosen.append(f"irc-fg{fg}")
+        if bg is not None:
+            chosen.append(f"irc-bg{bg}")
         if fg is not None and fg == bg:
             # Same colour on same colour hides the text on purpose: a spoiler.
             chosen.append("irc-spoiler")
-        return chosen, css
+        return chosen
 
 
 PLAIN = Style()
-
-
-def _colour(
-    value: int | str | None, prefix: str, prop: str, classes: list[str], css: list[str]
-) -> None:
-    if isinstance(value, int):
-        classes.append(f"irc-{prefix}{value}")
-    elif isinstance(value, str):
-        # Only six hex digits ever get here (the pattern), so this is safe CSS.
-        css.append(f"{prop}:{value}")
 
 
 def runs(text: str) -> Iterator[tuple[Style, str]]:
@@ -122,17 +217,29 @@ def _apply(style: Style, code: str) -> Style:
         return PLAIN
     if control in (COLOUR, HEX_COLOUR):
         fg, _, bg = code[1:].partition(",")
-        convert: Callable[[str], int | str] = int if control == COLOUR else _hex
+        convert: Callable[[str], int] = int if control == COLOUR else _nearest_mirc
         return _apply_colour(style, fg or None, bg or None, convert)
     return style  # any other control byte: dropped, style unchanged
 
 
-def _hex(value: str) -> str:
-    return "#" + value.lower()
+@functools.lru_cache(maxsize=1024)
+def _nearest_mirc(value: str) -> int:
+    """The mIRC colour closest to a hex colour ("rrggbb").
+
+    Shown by class like the numbered colours: a style attribute per colour
+    would need 'unsafe-inline' in the pages' Content-Security-Policy.
+    """
+    wanted = bytes.fromhex(value)
+
+    def distance(index: int) -> int:
+        palette = bytes.fromhex(MIRC_COLOURS[index][1:])
+        return sum((a - b) ** 2 for a, b in zip(wanted, palette, strict=True))
+
+    return min(range(len(MIRC_COLOURS)), key=distance)
 
 
 def _apply_colour(
-    style: Style, fg: str | None, bg: str | None, convert: Callable[[str], int | str]
+    style: Style, fg: str | None, bg: str | None, convert: Callable[[str], int]
 ) -> Style:
     if fg is None:
         return replace(style, fg=None, bg=None)
@@ -141,7 +248,7 @@ def _apply_colour(
     return replace(style, fg=new_fg, bg=new_bg)
 
 
-def _normalise(value: int | str) -> int | str | None:
+def _normalise(value: int) -> int | None:
     return None if value == _DEFAULT_COLOUR else value
 
 
@@ -240,14 +347,9 @@ def _span(style: Style, chunk: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _attributes(style: Style) -> str:
-    """The span's class and style attributes ("" for plain text)."""
-    if style == PLAIN:
-        return ""
-    classes, css = style.classes_and_css()
-    attrs = f' class="{" ".join(classes)}"' if classes else ""
-    if css:
-        attrs += f' style="{";".join(css)}"'
-    return attrs
+    """The span's class attribute ("" for plain text)."""
+    classes = style.classes() if style != PLAIN else []
+    return f' class="{" ".join(classes)}"' if classes else ""
 
 
 @functools.lru_cache(maxsize=4096)
