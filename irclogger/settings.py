@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 import django_stubs_ext
+from csp.constants import NONE, SELF
 
 from irclogger.env import (
     env_bool,
@@ -44,6 +45,25 @@ METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Every page's Content-Security-Policy (django-csp): scripts and styles from
+# this site's files only, no inline script, handler or style attribute
+# anywhere (IRC colours are classes, irclogger.formatting). A view changes it
+# for one response with ``response._csp_replace = {directive: [sources]}``,
+# as the embed widget does for frame-ancestors. nginx passes the app's
+# policy on and sends the same one for the static files (conf/nginx/).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -54,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "axes",
+    "csp",
     "irclogger",
     "streams",
 ]
@@ -64,6 +85,7 @@ MIDDLEWARE = [
     # First, so its duration covers every other middleware.
     "irclogger.middleware.request_log",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

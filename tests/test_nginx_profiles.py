@@ -133,3 +133,21 @@ def test_it_serves_pages_over_tls_and_http2(tmp_path: Path, app: Gunicorn) -> No
     assert "strict-transport-security: max-age=31536000" in headers.lower()
     assert redirect.status == 301
     assert redirect.headers["Location"] == f"{https}{DAY}"
+
+
+def test_it_sends_one_content_security_policy(
+    tmp_path: Path, app: Gunicorn, proxy: Nginx, settings: Settings
+) -> None:
+    page = get(proxy.port, DAY).headers.get_all("Content-Security-Policy")
+    direct = get(app.port, DAY).headers.get_all("Content-Security-Policy")
+    settings.STATIC_ROOT = tmp_path / "static"
+    call_command("collectstatic", interactive=False, verbosity=0)
+    with nginx(tmp_path, app.port, static_root=str(settings.STATIC_ROOT)) as static_proxy:
+        static = get(static_proxy.port, "/static/irclogger/site.css").headers
+    assert page == direct  # the app's policy, once
+    assert page is not None and "script-src 'self'" in page[0]
+    assert "frame-ancestors 'none'" in page[0]
+    # The same policy for nginx's own files (django-csp orders the directives its way).
+    own = static.get_all("Content-Security-Policy")
+    assert own is not None and len(own) == 1
+    assert set(own[0].split("; ")) == set(page[0].split("; "))
