@@ -4,6 +4,10 @@ Usage: python scripts/screenshot.py URL OUT.png [--dark] [--focus CSS_SELECTOR]
 
 --focus scrolls the first element that matches to the middle of the view,
 so the picture shows, say, a line with colours.
+
+The demo logs hold emoji and CJK text: without fonts-noto-color-emoji and
+fonts-noto-cjk (.ci/run installs them) Chromium draws them as empty boxes.
+docs/screenshot.png is `make run`'s today page of #python, 1200x800.
 """
 
 import argparse
