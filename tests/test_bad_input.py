@@ -153,6 +153,7 @@ PARAMETERS = {
     "lastEventId": numbers,
     "before": numbers,
     "end": numbers,
+    "lines": numbers,
     "day": dates,
     "page": numbers,
     "cursor": numbers,
@@ -253,3 +254,10 @@ def test_a_permalink_with_a_bad_end_is_a_400(
     response = client.get(f"/libera/python/line/{line.id}/", {"end": raw})
     assert response.status_code == 400
     assert b"end" in response.content
+
+
+@pytest.mark.parametrize("raw", BAD_IDS)
+def test_the_embed_widget_shows_its_default_for_any_line_count(
+    client: Client, public_channel: Channel, raw: str
+) -> None:
+    assert client.get("/libera/python/embed/", {"lines": raw}).status_code == 200

@@ -44,7 +44,8 @@ def embed(request: HttpRequest, network: str, channel: str) -> HttpResponse:
 
 def _line_count(raw: str) -> int:
     """``?lines=N``, 1 to MAX_LINES; anything else is the default (the widget must render)."""
-    if raw.isascii() and raw.isdigit():
+    # Bounded first: int() refuses strings of thousands of digits (a 500).
+    if raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_LINES)):
         return max(1, min(int(raw), MAX_LINES))
     return DEFAULT_LINES
 
