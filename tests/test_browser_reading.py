@@ -260,3 +260,24 @@ def test_the_range_view_pages_both_ways_with_day_separators(
         page.click("a[rel=prev]")
         assert page.locator("#log li.line .msg").first.inner_text() == "hour 0"
         assert page.locator("a[rel=prev]", has_text="Earlier").count() == 0
+
+
+def test_on_a_phone_the_calendar_is_at_the_top_and_early_in_tab_order(
+    server: Gunicorn, public_channel: Channel
+) -> None:
+    _lines(public_channel, 300)
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 360, "height": 740})
+        page.goto(server.url + DAY)
+        calendar_top = page.evaluate("document.getElementById('calendar').offsetTop")
+        log_top = page.evaluate("document.getElementById('log').offsetTop")
+        assert calendar_top < log_top < 740 * 2
+        # Tab stops before the calendar's first day: the header and the day's tools only.
+        stops = page.evaluate(
+            """() => {
+              const all = [...document.querySelectorAll('a[href], button, input, select, summary, textarea')];
+              const first = document.querySelector('#calendar td a');
+              return all.indexOf(first);
+            }"""
+        )
+        assert 0 < stops < 40
