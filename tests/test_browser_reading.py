@@ -273,11 +273,9 @@ def test_on_a_phone_the_calendar_is_at_the_top_and_early_in_tab_order(
         log_top = page.evaluate("document.getElementById('log').offsetTop")
         assert calendar_top < log_top < 740 * 2
         # Tab stops before the calendar's first day: the header and the day's tools only.
+        focusable = "a[href], button, input, select, summary, textarea"
         stops = page.evaluate(
-            """() => {
-              const all = [...document.querySelectorAll('a[href], button, input, select, summary, textarea')];
-              const first = document.querySelector('#calendar td a');
-              return all.indexOf(first);
-            }"""
+            f"""() => [...document.querySelectorAll('{focusable}')]
+                .indexOf(document.querySelector('#calendar td a'))"""
         )
         assert 0 < stops < 40
