@@ -1,10 +1,12 @@
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
 from irclogger.kinds import REDACTED
 from irclogger.models import Channel, Line, Membership, Network
+from irclogger.publish import announce_redactions
 
 
 @admin.register(Network)
@@ -60,5 +62,11 @@ class LineAdmin(admin.ModelAdmin[Line]):
 
     @admin.action(description="Redact the text of the selected lines", permissions=["redact"])
     def redact(self, request: HttpRequest, queryset: QuerySet[Line]) -> None:
-        count = queryset.update(text=REDACTED, redacted_by=request.user, redacted_at=timezone.now())
+        with transaction.atomic():
+            redacted = list(queryset.values_list("channel_id", "id"))
+            count = queryset.update(
+                text=REDACTED, redacted_by=request.user, redacted_at=timezone.now()
+            )
+            # Open pages replace the lines' text (streams.hub, "event: redact").
+            announce_redactions(redacted)
         self.message_user(request, f"Redacted {count} line(s).", messages.SUCCESS)

@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so its duration covers every other middleware.
     "irclogger.middleware.request_log",
+    # Anonymous streams leave here, before session, CSRF and messages.
+    "streams.middleware.anonymous_streams",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -38,14 +38,15 @@ from irclogger.metrics import (
     LINES_DELIVERED,
     QUEUE_OVERFLOWS,
 )
-from irclogger.models import ROW_FIELDS, Line, LineQuerySet
+from irclogger.models import ROW_FIELDS, Channel, Line, LineQuerySet
 from irclogger.params import parse_id
-from irclogger.publish import NOTIFY_CHANNEL
+from irclogger.publish import CHANGE_CHANNEL, NOTIFY_CHANNEL
 from streams.sse import (
     KEEPALIVE,
     RETRY_AFTER_END_MS,
     RETRY_MS,
     line_frame,
+    redact_frame,
     retry_frame,
 )
 
@@ -96,6 +97,15 @@ NEW = "new"
 PING = "keepalive"
 STOP = "stop"
 HANGUP = "hangup"  # its socket became readable: most likely the peer closed it
+REVOKED = "revoked"  # the reader may no longer see the channel
+
+# How a stream's reader was let in: what an access change must end.
+PUBLIC = "public"  # the channel is public
+MEMBER = "member"  # a membership of the private channel
+STAFF = "staff"  # staff see every channel
+# A redaction frame carries no line id of its own (ids[slot] below): every
+# client positioned before it gets it, whatever its last id.
+EVENT_ID = -1
 
 
 class Row(NamedTuple):
@@ -114,21 +124,38 @@ class Overflow(Exception):
 
 class Client:
     __slots__ = (
+        "access",
         "expires",
         "gone",
         "hangup",
         "last_id",
         "pos",
+        "revoked",
         "ring",
         "sent",
+        "session",
         "sock",
+        "user_id",
         "waiter",
         "watcher",
         "writing",
     )
 
-    def __init__(self, ring: "Ring", last_id: int, sock: socket.socket | None) -> None:
+    def __init__(
+        self,
+        ring: "Ring",
+        last_id: int,
+        sock: socket.socket | None,
+        access: str = PUBLIC,
+        user_id: int | None = None,
+        session: str | None = None,
+    ) -> None:
         self.ring = ring
+        # Who reads, and through what right: what an access change ends.
+        self.access = access
+        self.user_id = user_id
+        self.session = session  # publish.session_tag() of the reader's session
+        self.revoked = False
         self.pos = ring.end
         self.last_id = last_id
         # Lines sent to this client, replay included: for the close log.
@@ -145,17 +172,36 @@ class Client:
 
 
 class Ring:
-    """The last ``size`` frames of one channel, by sequence number."""
+    """The last ``size`` frames of one channel, by sequence number.
 
-    __slots__ = ("channel_id", "clients", "end", "frames", "ids", "last_id", "scanned", "size")
+    ``floor`` is what the ring vouches for: it holds every live line of its
+    channel with an id above ``floor`` (up to ``last_id``), because every one
+    of them was heard after the ring existed. Lines committed before the ring
+    existed are not in it, so ``floor`` is None until the hub or a replay
+    learns a real position; it rises as old frames are overwritten. A reader
+    resuming at or above ``floor`` is served from the ring's frames alone.
+    """
 
-    def __init__(self, channel_id: int, size: int) -> None:
+    __slots__ = (
+        "channel_id",
+        "clients",
+        "end",
+        "floor",
+        "frames",
+        "ids",
+        "last_id",
+        "scanned",
+        "size",
+    )
+
+    def __init__(self, channel_id: int, size: int, floor: int | None = None) -> None:
         self.channel_id = channel_id
         self.size = size
         self.frames: list[bytes] = [b""] * size
         self.ids: list[int] = [0] * size
         self.end = 0  # sequence number of the next frame
         self.last_id = 0
+        self.floor = floor
         self.scanned = 0
         self.clients: set[Client] = set()
 
@@ -169,31 +215,66 @@ class Ring:
         # is a repeated notification or a line caught up twice.
         if line_id <= self.last_id:
             return False
+        self._put(line_id, frame)
+        self.last_id = line_id
+        return True
+
+    def append_event(self, frame: bytes) -> None:
+        """A frame that is no line (a redaction): sent to everyone positioned before it."""
+        self._put(EVENT_ID, frame)
+
+    def _put(self, line_id: int, frame: bytes) -> None:
         slot = self.end % self.size
+        evicted = self.ids[slot]
+        if self.floor is not None and evicted > self.floor:
+            self.floor = evicted  # that line is no longer here to vouch for
         self.frames[slot] = frame
         self.ids[slot] = line_id
         self.end += 1
-        self.last_id = line_id
-        return True
+
+    def replace(self, line_id: int, frame: bytes) -> None:
+        """Put a line's new frame (after a redaction) where its old one is, if still here."""
+        for seq in range(self.start, self.end):
+            slot = seq % self.size
+            if self.ids[slot] == line_id:
+                self.frames[slot] = frame
+                return
+
+    def covers(self, last_id: int) -> bool:
+        """Whether every line after ``last_id`` is (or will be) in this ring."""
+        return self.floor is not None and last_id >= self.floor
+
+    def resume(self, client: Client) -> None:
+        """Position a client that has ``client.last_id`` at the first frame it lacks."""
+        for seq in range(self.start, self.end):
+            if self.ids[seq % self.size] > client.last_id:
+                client.pos = seq
+                return
+        client.pos = self.end
 
     def read(self, client: Client) -> list[bytes]:
         """The frames after the client's position that it has not sent yet (a bounded number)."""
         if client.pos < self.end - self.size:  # self.start, inlined: hot path
             raise Overflow
-        out = []
-        end = min(self.end, client.pos + WRITE_FRAMES)
-        for seq in range(client.pos, end):
+        out: list[bytes] = []
+        seq, end, last_id = client.pos, self.end, client.last_id
+        while seq < end and len(out) < WRITE_FRAMES:
             slot = seq % self.size
-            if self.ids[slot] > client.last_id:
+            line_id = self.ids[slot]
+            if line_id > last_id:
                 out.append(self.frames[slot])
-                client.last_id = self.ids[slot]
-        client.pos = end
+                last_id = line_id
+            elif line_id == EVENT_ID:
+                out.append(self.frames[slot])
+            seq += 1
+        client.pos, client.last_id = seq, last_id
         return out
 
     def drop_all(self) -> None:
         """Put every client behind the start: each one reconnects and replays."""
         self.end += self.size + 1
         self.scanned = self.end
+        self.floor = None  # lines were missed: nothing to vouch for any more
 
     def stuck_clients(self) -> list[Client]:
         """Clients busy writing (not waiting) and already off the ring."""
@@ -213,15 +294,37 @@ class Hub:
         self.ticks = 0
         # Monotonic time as of the last tick: what the write timeout reads.
         self.clock = time.monotonic()
+        # Per channel, the newest line id heard (or learned from a query)
+        # while connected: where a stream without Last-Event-ID starts, and
+        # what a new ring vouches from. Forgotten when the connection drops.
+        self.latest: dict[int, int] = {}
+        # Public channels by (network slug, channel slug): an anonymous
+        # stream's visibility check without a query. Emptied on every access
+        # change announced through PostgreSQL, and while not listening.
+        self.channels: dict[tuple[str, str], int] = {}
+        # Counts access changes heard: a check made before a change is stale.
+        self.generation = 0
+        # Counts LISTEN connections and losses: knowledge from a query run in
+        # another epoch may have missed notifications.
+        self.epoch = 0
         self.greenlets: list[gevent.Greenlet] = []
 
     # The stream side.
 
-    def subscribe(self, channel_id: int, last_id: int, sock: socket.socket | None) -> Client:
+    def subscribe(
+        self,
+        channel_id: int,
+        last_id: int,
+        sock: socket.socket | None,
+        access: str = PUBLIC,
+        user_id: int | None = None,
+        session: str | None = None,
+    ) -> Client:
         ring = self.rings.get(channel_id)
         if ring is None:
-            ring = self.rings[channel_id] = Ring(channel_id, self.ring_size)
-        client = Client(ring, last_id, sock)
+            floor = self.latest.get(channel_id)
+            ring = self.rings[channel_id] = Ring(channel_id, self.ring_size, floor)
+        client = Client(ring, last_id, sock, access, user_id, session)
         ring.clients.add(client)
         if sock is not None:
             self.watch(client, sock)
@@ -281,6 +384,8 @@ class Hub:
 
     def _chunks(self, client: Client) -> Generator[bytes, None, None]:
         while True:
+            if client.revoked:
+                return
             try:
                 frames = client.ring.read(client)
             except Overflow:
@@ -295,6 +400,8 @@ class Hub:
             if client.hangup and self._has_hung_up(client):
                 return
             token = self.wait(client)
+            if token == REVOKED:
+                return
             if token == STOP:
                 yield retry_frame(RETRY_AFTER_END_MS)
                 return
@@ -315,6 +422,89 @@ class Hub:
         finally:
             client.waiter = None
 
+    # What a stream learns on connecting.
+
+    def known_channel(self, network: str, channel: str) -> int | None:
+        """The id of a public channel this worker already checked, if still valid."""
+        return self.channels.get((network, channel))
+
+    def remember_channel(
+        self, network: str, channel: str, channel_id: int, generation: int
+    ) -> None:
+        """Keep a public channel found by a query made at ``generation``."""
+        if generation == self.generation and self.is_listening():
+            self.channels[(network, channel)] = channel_id
+
+    def position(self, channel_id: int) -> int | None:
+        """The channel's newest line id as far as the hub knows, without a query."""
+        return self.latest.get(channel_id)
+
+    def learn(self, ring: Ring, latest: int | None, floor: int | None, epoch: int) -> None:
+        """What a query run at ``epoch`` showed: the newest line, what the ring now covers.
+
+        ``latest`` must be a real line id; ``floor`` an id after which the
+        query saw no line the ring will not hear of.
+        """
+        if epoch != self.epoch or not self.is_listening():
+            return
+        if latest is not None:
+            self.latest[ring.channel_id] = max(self.latest.get(ring.channel_id, 0), latest)
+        if floor is not None and ring.floor is None and self.rings.get(ring.channel_id) is ring:
+            ring.floor = floor
+
+    def resume(self, client: Client) -> bool:
+        """Serve a reconnect from the ring's frames if the ring covers its last id."""
+        if not client.ring.covers(client.last_id):
+            return False
+        client.ring.resume(client)
+        return True
+
+    # Access changes and redactions (irclogger.publish.CHANGE_CHANNEL).
+
+    def handle_change(self, payload: str) -> None:
+        """Apply one change notification (the forms are listed at CHANGE_CHANNEL)."""
+        kind, *fields = payload.split()
+        ids = [parse_id(field) for field in fields]
+        if kind == "redact" and ids and None not in ids:
+            self.redact(ids[0] or 0, [i for i in ids[1:] if i is not None])
+        elif kind == "member" and fields[2:] == ["in"]:
+            pass  # a new right makes no check stale and ends no stream
+        elif kind in ("channel", "member", "user", "session", "network"):
+            self.generation += 1
+            self.channels.clear()
+            self.revoke([c for c in self._clients() if _loses_access(c, kind, fields)])
+        else:
+            log.warning("ignoring change notification %r", payload)
+
+    def revoke(self, clients: list[Client]) -> None:
+        """End these streams now: their reader may no longer see the channel.
+
+        A waiting stream is woken to end; one in the middle of a write is
+        shut down, so not even a line already taken from the ring follows.
+        """
+        for client in clients:
+            client.revoked = True
+            self.unsubscribe(client)
+            if client.waiter is not None:
+                get_hub().loop.run_callback(client.waiter.switch, REVOKED)
+            elif client.sock is not None:
+                with contextlib.suppress(OSError):
+                    client.sock.shutdown(socket.SHUT_RDWR)
+
+    def redact(self, channel_id: int, line_ids: list[int]) -> None:
+        """Give open streams the redacted lines' new markup (an ``event: redact``)."""
+        ring = self.rings.get(channel_id)
+        if ring is None or not line_ids:
+            return
+        rows = self._fetch(Line.objects.filter(id__in=line_ids, channel_id=channel_id))
+        for row in rows:
+            ring.replace(row.id, line_frame(row))
+            ring.append_event(redact_frame(row))
+        self.wake([c for c in ring.clients if c.waiter is not None], NEW)
+
+    def _clients(self) -> list[Client]:
+        return [c for ring in self.rings.values() for c in ring.clients]
+
     # The database side.
 
     def connect(self) -> None:
@@ -327,7 +517,10 @@ class Hub:
         with conn.cursor() as cursor:
             cursor.execute("SET TIME ZONE 'UTC'")
             cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            cursor.execute(f"LISTEN {CHANGE_CHANNEL}")
         self.conn = conn
+        self.epoch += 1
+        reconnected = self.seen_id is not None
         HUB_CONNECTED.set(1)
         floor = self.seen_id
         if floor is None:
@@ -336,9 +529,35 @@ class Hub:
             floor = min((c.last_id for c in clients), default=None)
         if floor is not None and self.rings:
             self._catch_up(floor)
+        if reconnected:
+            self._recheck_access()
+
+    def _recheck_access(self) -> None:
+        """After a gap, end the streams whose access may have changed unheard.
+
+        Whether a public channel is still public takes one query; memberships,
+        users and sessions would take one each per reader, so streams let in
+        through them end and check again on reconnecting (a small minority).
+        """
+        public = {
+            row[0] for row in self._query(Channel.objects.filter(is_public=True).values_list("id"))
+        }
+        self.revoke(
+            [
+                c
+                for ring in self.rings.values()
+                for c in ring.clients
+                if c.access != PUBLIC or ring.channel_id not in public
+            ]
+        )
 
     def disconnect(self) -> None:
         HUB_CONNECTED.set(0)
+        # Whatever was committed from now on goes unheard until the catch-up.
+        self.epoch += 1
+        self.generation += 1
+        self.latest.clear()
+        self.channels.clear()
         conn, self.conn = self.conn, None
         if conn is not None and not conn.closed:
             conn.close()
@@ -370,9 +589,19 @@ class Hub:
         delivered = 0
         self.conn.poll()
         while self.conn.notifies:
-            payloads = [notify.payload for notify in self.conn.notifies]
+            notifies = list(self.conn.notifies)
             del self.conn.notifies[:]
-            delivered += self.handle(payloads)
+            # In the order they were committed: a revocation ends a stream
+            # before the next private line is fetched for it.
+            lines: list[str] = []
+            for notify in notifies:
+                if notify.channel == CHANGE_CHANNEL:
+                    delivered += self.handle(lines)
+                    lines = []
+                    self.handle_change(notify.payload)
+                else:
+                    lines.append(notify.payload)
+            delivered += self.handle(lines)
             self.conn.poll()
         return delivered
 
@@ -385,6 +614,8 @@ class Hub:
                 log.warning("ignoring notification %r", payload)
                 continue
             self.seen_id = max(self.seen_id or 0, line_id)
+            if line_id > self.latest.get(channel_id, 0):
+                self.latest[channel_id] = line_id
             if channel_id in self.rings:
                 wanted.append(line_id)
         if not wanted:
@@ -493,6 +724,10 @@ class Hub:
                     self.step()
             except (psycopg2.Error, OSError) as exc:
                 log.warning("hub: LISTEN connection lost (%s); retrying in %.1f s", exc, backoff)
+            except Exception:
+                # A bug in handling one notification must not leave the
+                # worker's streams unfed for good: start over, with a catch-up.
+                log.exception("hub: listener failed; reconnecting in %.1f s", backoff)
             self.disconnect()
             HUB_RECONNECTS.inc()
             gevent.sleep(random.uniform(backoff / 2, backoff))
@@ -513,6 +748,28 @@ class Hub:
         gevent.killall(self.greenlets)
         self.greenlets = []
         self.disconnect()
+
+
+def _loses_access(client: Client, kind: str, fields: list[str]) -> bool:
+    """Whether an access change (see CHANGE_CHANNEL) takes this client's right away."""
+    match kind, fields:
+        case "channel", [channel_id, visibility]:
+            if str(client.ring.channel_id) != channel_id:
+                return False
+            return visibility == "gone" or (visibility == "private" and client.access == PUBLIC)
+        case "member", [channel_id, user_id, "out"]:
+            return (
+                client.access == MEMBER
+                and str(client.ring.channel_id) == channel_id
+                and str(client.user_id) == user_id
+            )
+        case "user", [user_id, state]:
+            if str(client.user_id) != user_id:
+                return False
+            return state != "unstaffed" or client.access == STAFF
+        case "session", [tag]:
+            return client.session == tag
+    return False
 
 
 _hub: Hub | None = None

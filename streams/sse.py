@@ -54,6 +54,15 @@ def event_frame(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
 
+def redact_frame(line: Line) -> bytes:
+    """A redacted line's new markup, for the page to put in place of ``#L<id>``.
+
+    No ``id:`` field: the event is not a line and must not move the
+    client's Last-Event-ID.
+    """
+    return event_frame("redact", {"id": line.id, "html": render_line(line)})
+
+
 class StreamingSseView(BaseSseView):  # type: ignore[misc]  # django-sse is untyped
     """django-sse's BaseSseView, returning a response that actually streams.
 

@@ -19,8 +19,9 @@ from irclogger.geventpool import release_connection
 from irclogger.metrics import LINES_DELIVERED, STREAMS_OPEN, STREAMS_OPEN_PER_WORKER, STREAMS_OPENED
 from irclogger.models import Line
 from irclogger.params import id_parameter
+from irclogger.publish import session_tag
 from streams import hub as hubs
-from streams.sse import StreamingSseView, event_frame, line_frame, sse_response
+from streams.sse import StreamingSseView, event_frame, line_frame, retry_frame, sse_response
 
 # At most this many lines are replayed on a reconnect; a page further behind
 # than that is told to reload, which is cheaper than a thousand appends.
@@ -34,15 +35,37 @@ class ChannelStream(StreamingSseView):
     def dispatch(
         self, request: HttpRequest, network: str, channel: str, **kwargs: Any
     ) -> StreamingHttpResponse:
+        hub = hubs.get()
+        # Any access change heard after this makes the check below stale.
+        self.generation = hub.generation
         # The same 404 as the pages for a missing or private channel, before
         # any byte of a stream is sent.
-        self.channel = get_channel(request, network, channel)
+        self.channel_id, self.access = self._authorize(hub, request, network, channel)
         # A bad id is a 400 here, before the stream starts, not an error inside it.
         self.last_id = self._requested_id(request)
         if request.method == "HEAD":
             # The headers a GET would have, and no stream to hold open.
             return sse_response(iter(()))
         return super().dispatch(request, network=network, channel=channel, **kwargs)
+
+    @staticmethod
+    def _authorize(
+        hub: hubs.Hub, request: HttpRequest, network: str, channel: str
+    ) -> tuple[int, str]:
+        """The channel's id, and the right by which this reader sees it."""
+        user = request.user
+        if not user.is_authenticated:
+            known = hub.known_channel(network, channel)
+            if known is not None:
+                return known, hubs.PUBLIC
+            generation = hub.generation
+            found = get_channel(request, network, channel)
+            hub.remember_channel(network, channel, found.pk, generation)
+            return found.pk, hubs.PUBLIC
+        found = get_channel(request, network, channel)
+        if getattr(user, "is_staff", False):
+            return found.pk, hubs.STAFF
+        return found.pk, hubs.PUBLIC if found.is_public else hubs.MEMBER
 
     def get_last_id(self) -> int | None:
         return self.last_id
@@ -63,9 +86,7 @@ class ChannelStream(StreamingSseView):
     def iterator(self) -> Iterator[bytes | None]:
         hub = hubs.get()
         requested = self.get_last_id()
-        client = hub.subscribe(
-            self.channel.pk, requested or 0, self.request.META.get("gunicorn.socket")
-        )
+        client = self._subscribe(hub, requested)
         STREAMS_OPENED.inc()
         STREAMS_OPEN.inc()
         STREAMS_OPEN_PER_WORKER.inc()
@@ -73,13 +94,19 @@ class ChannelStream(StreamingSseView):
         ops_log.stream_opened(**where, last_event_id=requested)
         opened, reason = time.monotonic(), "error"
         try:
-            replay = self._replay(client, requested)
+            if hub.generation != self.generation:
+                # Access changed between the check and the subscription: the
+                # client checks again on reconnecting.
+                yield retry_frame()
+                reason = "ended"
+                return
+            replay = self._replay(hub, client, requested)
             release_connection()  # an open stream holds no connection
             client.writing = hub.clock
             yield replay
             client.writing = 0.0
             yield from hub.follow(client)
-            # Overflow, slow write, maximum life or shutdown: the client retries.
+            # Overflow, slow write, revoked access, maximum life or shutdown.
             reason = "client_gone" if client.gone else "ended"
         except GeneratorExit:
             reason = "client_gone"
@@ -91,18 +118,50 @@ class ChannelStream(StreamingSseView):
             duration = time.monotonic() - opened
             ops_log.stream_closed(**where, duration=duration, lines_sent=client.sent, reason=reason)
 
-    def _replay(self, client: hubs.Client, requested: int | None) -> bytes:
-        """The missed lines, or a reload event when too many were missed."""
+    def _subscribe(self, hub: hubs.Hub, requested: int | None) -> hubs.Client:
+        user = self.request.user
+        session = getattr(self.request, "session", None)
+        session_key = session.session_key if session is not None else None
+        return hub.subscribe(
+            self.channel_id,
+            requested or 0,
+            self.request.META.get("gunicorn.socket"),
+            access=self.access,
+            user_id=user.pk if user.is_authenticated else None,
+            session=session_tag(session_key) if session_key else None,
+        )
+
+    def _replay(self, hub: hubs.Hub, client: hubs.Client, requested: int | None) -> bytes:
+        """The missed lines, or a reload event when too many were missed.
+
+        A reconnect the ring covers is served from the ring's frames (they
+        follow through ``hub.follow``): no query, no rendering. Only readers
+        further behind, or on a channel the hub knows too little about, read
+        PostgreSQL, and what that shows teaches the hub for the next ones.
+        """
+        ring, epoch = client.ring, hub.epoch
         if requested is None:
-            client.last_id = self.channel.lines.latest_live_id()  # live from now
+            position = hub.position(self.channel_id)
+            if position is None:
+                position = Line.objects.filter(channel_id=self.channel_id).latest_live_id()
+                hub.learn(ring, latest=position, floor=position, epoch=epoch)
+            client.last_id = position  # live from now
             return b""
-        missed = Line.objects.after(requested).filter(channel=self.channel)
+        if hub.resume(client):
+            return b""
+        missed = Line.objects.after(requested).filter(channel_id=self.channel_id)
         lines = list(missed[: REPLAY_LIMIT + 1].rows())
         if len(lines) > REPLAY_LIMIT:
-            client.last_id = self.channel.lines.latest_live_id()
+            client.last_id = Line.objects.filter(channel_id=self.channel_id).latest_live_id()
+            hub.learn(ring, latest=client.last_id, floor=client.last_id, epoch=epoch)
             return f"id: {client.last_id}\n".encode() + event_frame("reload", {})
         if lines:
             client.last_id = lines[-1].id
+            hub.learn(ring, latest=client.last_id, floor=client.last_id, epoch=epoch)
+        elif requested <= (hub.seen_id or 0):
+            # Nothing after it: the ring will hear every later line. (An id
+            # beyond anything heard could be made up: it teaches nothing.)
+            hub.learn(ring, latest=None, floor=requested, epoch=epoch)
         client.sent = len(lines)
         LINES_DELIVERED.inc(len(lines))
         return b"".join(line_frame(line) for line in lines)

@@ -276,3 +276,36 @@ def test_it_writes_a_client_far_behind_in_bounded_pieces() -> None:
         pieces.append(len(frames))
     assert sum(pieces) == 200
     assert max(pieces) == hubs.WRITE_FRAMES
+
+
+def test_a_ring_vouches_only_for_what_it_heard() -> None:
+    ring = Ring(channel_id=1, size=3)
+    assert not ring.covers(0)  # lines before the ring existed are not in it
+    ring.floor = 10
+    for line_id in (11, 12, 13):
+        ring.append(line_id, b"f%d" % line_id)
+    assert ring.covers(10) and not ring.covers(9)
+    ring.append(14, b"f14")  # 11 is overwritten: the ring can no longer give it
+    assert ring.covers(11) and not ring.covers(10)
+
+
+def test_a_reconnect_inside_the_ring_gets_exactly_the_frames_after_its_id() -> None:
+    ring = Ring(channel_id=1, size=8, floor=0)
+    for line_id in range(1, 6):
+        ring.append(line_id, b"f%d" % line_id)
+    client = Client(ring, last_id=3, sock=None)
+    ring.resume(client)
+    assert ring.read(client) == [b"f4", b"f5"]
+
+
+def test_a_redaction_event_reaches_clients_whatever_their_last_id() -> None:
+    ring = Ring(channel_id=1, size=8, floor=0)
+    client = Client(ring, last_id=0, sock=None)
+    ring.append(1, b"secret")
+    assert ring.read(client) == [b"secret"]
+    ring.replace(1, b"redacted")
+    ring.append_event(b"event: redact")
+    assert ring.read(client) == [b"event: redact"]
+    late = Client(ring, last_id=0, sock=None)
+    ring.resume(late)
+    assert ring.read(late) == [b"redacted", b"event: redact"]

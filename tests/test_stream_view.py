@@ -177,3 +177,85 @@ def test_it_makes_no_queries_while_open_after_its_replay(
         assert _ids(reader.get(timeout=10)) == [live.id]
     assert len(delivering) == 0
     response.close()
+
+
+def _until(condition: Any, what: str) -> None:
+    for _ in range(200):
+        if condition():
+            return
+        gevent.sleep(0.05)
+    raise AssertionError(what)
+
+
+def test_an_anonymous_connect_to_a_known_public_channel_makes_no_query(
+    anonymous_client: Client, public_channel: Channel
+) -> None:
+    first = anonymous_client.get(URL)  # the worker learns the channel and its position
+    _first(first)
+    with CaptureQueriesContext(connection) as connecting:
+        second = anonymous_client.get(URL)
+        assert second.status_code == 200
+        assert _first(second).startswith(b"retry: ")
+    assert list(connecting) == []
+    # And it is live from the right place: the next line, nothing older.
+    [line] = publish(public_channel, 1, "next")
+    assert _ids(next(_stream(second))) == [line.id]
+    first.close()
+    second.close()
+
+
+def test_a_reconnect_inside_the_ring_is_served_without_a_query(
+    anonymous_client: Client, public_channel: Channel
+) -> None:
+    follower = anonymous_client.get(URL)
+    _first(follower)
+    lines = publish(public_channel, 5)
+    hub = hubs.get()
+    _until(lambda: hub.rings[public_channel.pk].last_id == lines[-1].id, "lines never arrived")
+    with CaptureQueriesContext(connection) as reconnecting:
+        response = anonymous_client.get(URL, HTTP_LAST_EVENT_ID=str(lines[1].id))
+        stream = _stream(response)
+        assert _ids(next(stream)) == []  # the retry frame: nothing replayed from PostgreSQL
+        assert _ids(next(stream)) == [line.id for line in lines[2:]]  # the ring's frames
+    assert list(reconnecting) == []
+    follower.close()
+    response.close()
+
+
+def test_a_reader_behind_the_ring_replays_from_postgresql(
+    anonymous_client: Client, public_channel: Channel
+) -> None:
+    before = publish(public_channel, 3)  # committed before any ring existed
+    follower = anonymous_client.get(URL)
+    _first(follower)
+    later = publish(public_channel, 2)
+    hub = hubs.get()
+    _until(lambda: hub.rings[public_channel.pk].last_id == later[-1].id, "lines never arrived")
+    response = anonymous_client.get(URL, HTTP_LAST_EVENT_ID=str(before[0].id))
+    stream = _stream(response)
+    got = _ids(next(stream))
+    while len(got) < 4:
+        got += _ids(next(stream))
+    assert got == [line.id for line in before[1:] + later]
+    follower.close()
+    response.close()
+
+
+def test_a_channel_made_private_is_no_longer_served_from_the_cache(
+    anonymous_client: Client, public_channel: Channel
+) -> None:
+    _first(anonymous_client.get(URL))
+    hub = hubs.get()
+    assert hub.known_channel("libera", "python") == public_channel.pk
+    generation = hub.generation
+    public_channel.is_public = False
+    public_channel.save()
+    _until(lambda: hub.generation != generation, "the change was never heard")
+    assert anonymous_client.get(URL).status_code == 404
+
+
+def test_a_head_request_answers_headers_only(client: Client, public_channel: Channel) -> None:
+    response = client.head(URL)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/event-stream"
+    assert list(_stream(response)) == []
