@@ -99,6 +99,22 @@ def post_worker_init(worker: object) -> None:
     start_in_worker(worker)
 
 
+def worker_exit(server: object, worker: object) -> None:
+    # A gevent worker ends as soon as no request is active, whatever its
+    # greenlets are doing: the bot says goodbye here (flush, QUIT, the gap
+    # marker) before the process is gone, within the graceful timeout.
+    from irclogger.bot.election import stop_in_worker
+
+    stop_in_worker()
+
+
+def worker_int(worker: object) -> None:
+    # SIGINT/SIGQUIT: gunicorn exits the worker 0.1 s after this returns.
+    from irclogger.bot.election import stop_in_worker
+
+    stop_in_worker()
+
+
 def post_fork(server: object, worker: object) -> None:
     # Make psycopg2 cooperative before the worker opens its first
     # connection; otherwise one slow query freezes every greenlet.

@@ -209,3 +209,22 @@ def test_it_starts_the_backoff_over_only_after_a_lasting_connection() -> None:
     assert next_attempt(3, 0.0, 100.0) == 4  # never welcomed: back off further
     assert next_attempt(3, 90.0, 100.0) == 4  # welcomed, then dropped at once
     assert next_attempt(3, 10.0, 10.0 + STABLE_SECONDS) == 0
+
+
+def test_the_servers_error_text_is_the_reason_of_the_gap(harness: Harness) -> None:
+    harness.welcome()
+    harness.server(b":irclogger!~i@h JOIN #c\r\n")
+    harness.wire.server_end.sendall(b"ERROR :Server going down\r\n")
+    harness.wire.server_end.close()
+    while harness.bot.connection.is_connected():
+        harness.bot.connection.process_data()  # the ERROR, then the closed socket
+    gaps = [line.text for line in harness.lines if line.kind == "system"][-1:]
+    assert gaps == ["Logging interrupted: the connection to irc.test was lost (Server going down)"]
+
+
+def test_a_channel_logged_before_resumes_on_the_first_join(harness: Harness) -> None:
+    logged = ChannelConfig(1, "#c", logged_before=True)
+    harness.bot.reconfigure(NetworkConfig(**{**CONFIG.__dict__, "channels": (logged,)}))
+    harness.welcome()
+    harness.server(b":irclogger!~i@h JOIN #c\r\n")
+    assert [line.text for line in harness.lines if line.kind == "system"] == ["Logging resumed"]

@@ -138,3 +138,46 @@ def test_it_runs_the_bot_in_one_gunicorn_worker(
         wait_until(lambda: len(leader_pids()) == 3, 30, "a new worker leads after the reload")
         wait_until(lambda: bot_joins(logged) == 3, 30, "the bot back after the reload")
         assert bots_in_channel(watcher) == ["irclogger"]
+
+
+def system_lines(channel: Channel) -> list[str]:
+    return list(
+        Line.objects.filter(channel=channel, kind="system")
+        .order_by("id")
+        .values_list("text", flat=True)
+    )
+
+
+@pytest.mark.e2e
+def test_the_bot_in_gunicorn_says_goodbye_on_sigterm_and_sighup_and_resumes(
+    tmp_path: Path, logged: Channel, watcher: RawClient
+) -> None:
+    # ngircd relays a QUIT's reason in quotes.
+    bot_quit = b' QUIT :"irclogger stopping"'
+    with gunicorn(tmp_path, workers=1, IRCLOGGER_BOT="1", BOT_POLL_SECONDS="1") as service:
+        wait_until(lambda: bot_joins(logged) == 1, 60, "a bot in #logged")
+        # A reload (SIGHUP) replaces the worker: its bot leaves with a QUIT and a gap marker.
+        watcher.received = b""
+        service.reload()
+        assert b":irclogger!" in _line_with(watcher, bot_quit)
+        wait_until(lambda: bot_joins(logged) == 2, 60, "the new worker's bot in #logged")
+        watcher.received = b""
+        port = service.port
+    # SIGTERM (leaving the block): gunicorn stops, the bot leaves the same way first.
+    assert b":irclogger!" in _line_with(watcher, bot_quit)
+    with gunicorn(tmp_path, port=port, IRCLOGGER_BOT="1", BOT_POLL_SECONDS="1") as service:
+        wait_until(lambda: bot_joins(logged) == 3, 60, "the bot back in #logged")
+    gap = "Logging interrupted: the connection to 127.0.0.1 was lost (irclogger stopping)"
+    assert system_lines(logged) == [
+        "Logging started",
+        gap,
+        "Logging resumed",
+        gap,
+        "Logging resumed",
+        gap,
+    ], service.log()
+
+
+def _line_with(client: RawClient, needle: bytes) -> bytes:
+    received = client.wait_for(needle, timeout=30)
+    return next(line for line in received.split(b"\r\n") if needle in line)

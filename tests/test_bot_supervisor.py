@@ -4,8 +4,9 @@ import dataclasses
 
 from irclogger import bot as bot_package
 from irclogger.bot.records import ChannelConfig
-from irclogger.bot.supervisor import Supervisor, load_networks
+from irclogger.bot.supervisor import Supervisor, load_networks, logged_before
 from irclogger.models import Channel, Network
+from tests.conftest import say
 
 
 def test_it_reads_the_enabled_networks_and_channels(network: Network) -> None:
@@ -57,3 +58,14 @@ def test_it_starts_reconfigures_restarts_and_stops_network_bots(network: Network
     assert supervisor.bots == {}
     assert second.stopping.is_set()
     assert "libera" not in bot_package.status()
+
+
+def test_it_knows_which_channels_a_bot_logged_before(db: None) -> None:
+    network = Network.objects.create(name="N", slug="n")
+    logged, imported, fresh = (
+        Channel.objects.create(network=network, name=f"#{name}", slug=name)
+        for name in ("logged", "imported", "fresh")
+    )
+    say(logged, "a live line")
+    say(imported, "history", imported=True)
+    assert logged_before([logged.pk, imported.pk, fresh.pk]) == {logged.pk}

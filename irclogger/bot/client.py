@@ -187,6 +187,8 @@ class NetworkBot:
         self.ping_sent = False
         self.connected_at = 0.0
         self.next_nick_regain = 0.0
+        # The text of the server's ERROR, the reason it is about to close.
+        self.server_error = ""
         # Channel key -> monotonic time before which no JOIN is sent.
         self.join_not_before: dict[str, float] = {}
 
@@ -253,6 +255,7 @@ class NetworkBot:
         self.nick_attempt = 0
         self.ping_sent = False
         self.connected_at = self.last_received = time.monotonic()
+        self.server_error = ""
         self.caps_wanted = {"server-time"}
         if config.sasl_username and config.sasl_password:
             self.caps_wanted.add("sasl")
@@ -298,7 +301,10 @@ class NetworkBot:
         if event.type == "all_raw_messages":
             return
         if event.type == "disconnect":
-            self.lost(event.arguments[0] if event.arguments else "")
+            # A server that says why it closes (ERROR :Server going down)
+            # knows better than the socket ("Connection reset by peer").
+            said = event.arguments[0] if event.arguments else ""
+            self.lost(self.server_error or said)
             return
         try:
             self.handle(event)
@@ -430,6 +436,7 @@ class NetworkBot:
 
     def _on_error(self, conn: Any, event: Any) -> None:
         log.warning("%s: server error: %s", self.config.slug, event.target)
+        self.server_error = event.target or ""
 
     def _join_refused(self, event: Any) -> None:
         channel = event.arguments[0] if event.arguments else ""

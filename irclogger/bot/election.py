@@ -18,7 +18,7 @@ import gevent.event
 import psycopg2
 from django.conf import settings
 
-from irclogger.bot.supervisor import run_bot
+from irclogger.bot.supervisor import STOP_TIMEOUT, run_bot
 from irclogger.geventpool import direct_connection_params
 
 log = logging.getLogger(__name__)
@@ -145,13 +145,33 @@ def lead(conn: Any, stop: gevent.event.Event) -> None:
         bot.join()
 
 
+# The worker's campaign (its stop event and greenlet), for stop_in_worker.
+_in_worker: tuple[gevent.event.Event, gevent.Greenlet] | None = None
+# How long a stopping worker waits for its bot's goodbye: the networks'
+# QUIT and the writer's flush take at most STOP_TIMEOUT each, and gunicorn's
+# graceful timeout (30 s by default) is the hard limit.
+GOODBYE_SECONDS = 2 * STOP_TIMEOUT + 2
+
+
 def start_in_worker(worker: Any) -> gevent.Greenlet | None:
     """From gunicorn's post_worker_init: campaign in the background if the bot is on."""
+    global _in_worker
     if not settings.IRCLOGGER_BOT:
         return None
     stop = gevent.event.Event()
     gevent.spawn(_stop_when_worker_stops, worker, stop)
-    return gevent.spawn(run_elected, stop)
+    campaign = gevent.spawn(run_elected, stop)
+    _in_worker = (stop, campaign)
+    return campaign
+
+
+def stop_in_worker(timeout: float = GOODBYE_SECONDS) -> None:
+    """From gunicorn's worker_exit: stop the bot and wait for its goodbye."""
+    if _in_worker is None:
+        return
+    stop, campaign = _in_worker
+    stop.set()
+    campaign.join(timeout)
 
 
 def _stop_when_worker_stops(worker: Any, stop: gevent.event.Event) -> None:

@@ -37,10 +37,15 @@ class ChannelConfig:
     name: str
     # Folded (IRC case-insensitive) nicks whose lines are stored redacted.
     excluded: frozenset[str] = frozenset()
+    # Whether a bot logged it before (a live line is stored): its first
+    # join in this process then resumes logging rather than starting it.
+    logged_before: bool = False
 
     @classmethod
-    def from_model(cls, pk: int, name: str, excluded: str) -> "ChannelConfig":
-        return cls(pk, name, excluded_nicks(excluded))
+    def from_model(
+        cls, pk: int, name: str, excluded: str, *, logged_before: bool = False
+    ) -> "ChannelConfig":
+        return cls(pk, name, excluded_nicks(excluded), logged_before)
 
 
 @dataclass
@@ -163,7 +168,8 @@ class Recorder:
         if irc_lower(nick) == me:
             state.joined = True
             state.members = set()
-            said = "Logging resumed" if state.ever_joined else "Logging started"
+            resumed = state.ever_joined or state.config.logged_before
+            said = "Logging resumed" if resumed else "Logging started"
             state.ever_joined = True
             lines += self.line(state, at, LineKind.SYSTEM, text=said)
         if not state.joined:

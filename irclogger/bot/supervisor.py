@@ -7,11 +7,12 @@ joins and parts at its next tick. No restart is needed for any of it.
 """
 
 import logging
+from dataclasses import replace
 
 import gevent
 import gevent.event
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Prefetch
 
 from irclogger.bot.client import NetworkBot, NetworkConfig
@@ -53,18 +54,65 @@ def load_networks() -> dict[int, NetworkConfig]:
     }
 
 
+def logged_before(channel_ids: list[int]) -> set[int]:
+    """Those of the channels that have a live line: a bot logged them before.
+
+    The configuration must not wait for the lines' table (an import or a
+    migration may lock it): a lock not granted at once answers "none yet",
+    and the next poll asks again.
+    """
+    if not channel_ids:
+        return set()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '200ms'")
+        cursor.execute(
+            "SELECT wanted.channel FROM unnest(%s::bigint[]) AS wanted(channel)"
+            " WHERE EXISTS (SELECT 1 FROM irclogger_line AS line"
+            " WHERE line.channel_id = wanted.channel AND NOT line.imported)",
+            [channel_ids],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 class Supervisor:
     def __init__(self) -> None:
         self.writer = LineWriter()
         self.bots: dict[int, tuple[NetworkBot, gevent.Greenlet]] = {}
+        # Channels known to have been logged (by this process or an earlier one).
+        self.logged: set[int] = set()
 
     def poll_once(self) -> None:
         """Read the configuration and apply it: one step of the loop."""
         try:
             configs = load_networks()
+            self._learn_logged(configs)
         finally:
             release_connection()  # the supervisor sleeps between polls
-        self.apply(configs)
+        self.apply(self._with_logged(configs))
+
+    def _learn_logged(self, configs: dict[int, NetworkConfig]) -> None:
+        unknown = [
+            channel.id
+            for config in configs.values()
+            for channel in config.channels
+            if channel.id not in self.logged
+        ]
+        try:
+            self.logged |= logged_before(unknown)
+        except DatabaseError as exc:
+            log.info("Which channels were logged before is not known yet: %s", exc)
+
+    def _with_logged(self, configs: dict[int, NetworkConfig]) -> dict[int, NetworkConfig]:
+        return {
+            network_id: replace(
+                config,
+                channels=tuple(
+                    replace(channel, logged_before=channel.id in self.logged)
+                    for channel in config.channels
+                ),
+            )
+            for network_id, config in configs.items()
+        }
 
     def apply(self, configs: dict[int, NetworkConfig]) -> None:
         for network_id in list(self.bots):
