@@ -13,7 +13,9 @@ def parse(
     fmt: str, text: str, name: str = "chan.log", tz: dt.tzinfo = UTC
 ) -> list[tuple[str, ...]]:
     """(time as ISO, kind, nick, target, text) per entry; ("unparsable", why) per bad line."""
-    parser = FORMATS[fmt].parser(Path(name), Clock(tz))
+    make_parser = FORMATS[fmt].parser
+    assert make_parser is not None, f"{fmt} is read whole, not line by line"
+    parser = make_parser(Path(name), Clock(tz))
     out: list[tuple[str, ...]] = []
     for line in text.split("\n"):
         try:

@@ -8,11 +8,12 @@ line that carries nothing to store (a date marker, an empty line), or raises
 """
 
 import datetime as dt
+import gzip
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import BinaryIO, NamedTuple, Protocol
 
 from irclogger.models import LineKind
 from irclogger.params import UTC
@@ -69,7 +70,23 @@ class Format:
     name: str
     # How much the first lines of a file look like this format: 0 is not at all.
     sniff: Callable[[Path, list[str]], int]
-    parser: Callable[[Path, "Clock"], Parser]
+    # A log of lines: a parser fed one line at a time.
+    parser: Callable[[Path, "Clock"], Parser] | None = None
+    # A store that is not a log of lines (a database, a JSON document): the
+    # channel's entries read whole, by the channel's IRC name; an Unparsable
+    # in their place for a record that cannot be read. May raise Refused.
+    read: Callable[[Path, "Clock", str], Iterator["Entry | Unparsable"]] | None = None
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def open_log(path: Path) -> BinaryIO:
+    """The file's bytes, gunzipped when it is a gzip file (by content, not by name)."""
+    raw = path.open("rb")
+    if raw.peek(2)[:2] == _GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
 
 
 def strip_mode(nick: str) -> str:

@@ -1,13 +1,12 @@
 """Which format a log file is in, and how to read its bytes (plain or gzipped)."""
 
-import gzip
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from irclogger.encoding import decode_line
-from irclogger.importers import energymech, hexchat, irssi, limnoria, weechat, znc
-from irclogger.importers.base import Format
+from irclogger.importers import energymech, export_json, hexchat, irssi, limnoria, weechat, znc
+from irclogger.importers.base import Format, open_log
 
 # In order of preference when two formats score the same (ZNC before
 # EnergyMech: classic EnergyMech lines are ZNC's, and read the same).
@@ -20,21 +19,12 @@ FORMATS: dict[str, Format] = {
         energymech.FORMAT,
         hexchat.FORMAT,
         limnoria.FORMAT,
+        export_json.FORMAT,
     )
 }
 
 # Enough lines to get past a header and a few events, few enough to be instant.
 HEAD_LINES = 50
-
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-def open_log(path: Path) -> BinaryIO:
-    """The file's bytes, gunzipped when it is a gzip file (by content, not by name)."""
-    raw = path.open("rb")
-    if raw.peek(2)[:2] == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    return raw
 
 
 class Lines:

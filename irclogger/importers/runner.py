@@ -39,8 +39,17 @@ from tqdm import tqdm
 
 from irclogger.bulk import copy_bytes, copy_text
 from irclogger.importers import store
-from irclogger.importers.base import TOPIC, Clock, Entry, Format, Parser, Refused, Unparsable
-from irclogger.importers.detect import FORMATS, Lines, detect, head, lines, open_log
+from irclogger.importers.base import (
+    TOPIC,
+    Clock,
+    Entry,
+    Format,
+    Parser,
+    Refused,
+    Unparsable,
+    open_log,
+)
+from irclogger.importers.detect import FORMATS, Lines, detect, head, lines
 from irclogger.models import NICK_MAX_LENGTH, Channel
 from irclogger.params import UTC
 from irclogger.privacy import excluded_nicks, stored_text
@@ -112,7 +121,7 @@ def import_files(
     with tqdm(
         total=total, unit=" lines", unit_scale=True, disable=not progress, file=sys.stderr
     ) as bar:
-        rules = _Rules(channel.pk, excluded_nicks(channel.excluded_nicks))
+        rules = _Rules(channel.pk, channel.name, excluded_nicks(channel.excluded_nicks))
         rows = _rows_of_files(readable, rules, tz, summary, report, bar)
         for stored in store.write(_in_background(store.batches(rows, channel.pk))):
             summary.imported += stored.inserted
@@ -178,6 +187,7 @@ class _Rules:
     """What every row of one import shares."""
 
     channel_id: int
+    channel_name: str
     excluded: frozenset[str]
     nolog_prefix: str = field(default_factory=lambda: str(settings.BOT_NOLOG_PREFIX))
     saw_topic: bool = False
@@ -200,24 +210,60 @@ def _rows_of_files(
 ) -> Iterator[tuple[str, str, str]]:
     """The rows of every file, one file after the other."""
     for path, format in readable:
-        clock = Clock(tz)
+        unparsable_before, count = summary.unparsable, 0
         try:
-            parser = format.parser(path, clock)
+            for row in _rows_of_file(path, format, Clock(tz), rules, summary, report, bar):
+                count += 1
+                yield row
         except Refused as exc:
             summary.refused.append((str(path), str(exc)))
             summary.files -= 1
             continue
-        unparsable_before, count = summary.unparsable, 0
-        with open_log(path) as stream:
-            decoded = lines(stream)
-            entries = _entries(path, parser, decoded, summary, report, bar)
-            for row in _copy_rows(entries, clock, decoded, rules):
-                count += 1
-                yield row
         if count == 0:
             bad = summary.unparsable - unparsable_before
             why = f"not one line read as {format.name}" + (f" ({bad} unparsable)" if bad else "")
             summary.no_lines.append((str(path), why))
+
+
+def _rows_of_file(
+    path: Path,
+    format: Format,
+    clock: Clock,
+    rules: _Rules,
+    summary: ImportSummary,
+    report: Report,
+    bar: "tqdm[None]",
+) -> Iterator[tuple[str, str, str]]:
+    if format.read is not None:
+        records = _records(path, format.read(path, clock, rules.channel_name), summary, report)
+        yield from _copy_rows(records, clock, _NOT_DECODED, rules)
+        return
+    assert format.parser is not None  # a format is a parser or a reader
+    parser = format.parser(path, clock)
+    with open_log(path) as stream:
+        decoded = lines(stream)
+        entries = _entries(path, parser, decoded, summary, report, bar)
+        yield from _copy_rows(entries, clock, decoded, rules)
+
+
+class _Undecoded:
+    """The entries of a store are text already: no line has bytes to keep."""
+
+    raw: bytes | None = None
+
+
+_NOT_DECODED = _Undecoded()
+
+
+def _records(
+    path: Path, records: Iterable[Entry | Unparsable], summary: ImportSummary, report: Report
+) -> Iterator[Entry]:
+    for number, record in enumerate(records, start=1):
+        if isinstance(record, Unparsable):
+            summary.unparsable += 1
+            report(f"{path}: record {number}: unparsable ({record})")
+            continue
+        yield record
 
 
 def _entries(
@@ -254,7 +300,7 @@ def _entries(
 
 
 def _copy_rows(
-    entries: Iterable[Entry], clock: Clock, decoded: Lines, rules: _Rules
+    entries: Iterable[Entry], clock: Clock, decoded: Lines | _Undecoded, rules: _Rules
 ) -> Iterator[tuple[str, str, str]]:
     """(timestamp, import key, line of COPY text) per entry to store.
 
