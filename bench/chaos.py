@@ -381,6 +381,8 @@ class Writer:
 
     def _pump(self, stream: IO[str]) -> None:
         for line in stream:
+            if not line.startswith("{"):
+                continue  # Django's start-up logging (django-axes logs to stdout)
             payload = json.loads(line)
             if "ready" in payload:
                 self.ready.put(payload["ready"])
