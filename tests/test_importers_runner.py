@@ -15,7 +15,7 @@ from django.db.models import CharField, Value
 from django.db.models.functions import Cast, Concat
 from django.test import Client
 
-from irclogger.importers import import_files, store
+from irclogger.importers import FORMATS, import_files, store
 from irclogger.models import Channel, Line
 from irclogger.publish import NOTIFY_CHANNEL, write_lines
 from tests.clients import away_from_a_minute_boundary, irssi, synced, weechat
@@ -163,7 +163,7 @@ def test_it_refuses_a_file_in_no_known_format_and_imports_the_others(
     assert summary.refused == [
         (
             str(unknown),
-            "not in a known log format (tried irssi, weechat, znc, energymech, hexchat, limnoria)",
+            f"not in a known log format (tried {', '.join(FORMATS)})",
         )
     ]
 
