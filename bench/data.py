@@ -47,6 +47,11 @@ SEARCH_QUERIES = [
     "changelog",
     "butler",
 ]
+# Prefixes as a reader types them, and whole-word queries whose last word is
+# still being typed (partial=1).
+PREFIX_QUERIES = ["migr*", "postg*", "deplo*", "reconn*", "build gre*", "unicode dec*"]
+# Nicks as readers remember them; the filter finds alice_, ALICE, alice|away too.
+NICK_QUERIES = ["alice", "Bob_", "carol|away", "OLEG", "sam", "mallory", "ivan", "zoë"]
 # A request that takes longer than this is counted as failed.
 REQUEST_TIMEOUT = 30.0
 
@@ -193,6 +198,27 @@ def search_paths(rounds: int) -> Iterator[str]:
     for index in range(rounds):
         query = SEARCH_QUERIES[index % len(SEARCH_QUERIES)]
         yield f"/{NETWORK}/{BIG}/search/?q={quote(query)}"
+
+
+def prefix_search_paths(rounds: int) -> Iterator[str]:
+    for index in range(rounds):
+        query = PREFIX_QUERIES[index % len(PREFIX_QUERIES)]
+        if " " in query:  # typing: the last word unfinished, without the star
+            yield f"/{NETWORK}/{BIG}/search/?q={quote(query.rstrip('*'))}&partial=1"
+        else:
+            yield f"/{NETWORK}/{BIG}/search/?q={quote(query)}"
+
+
+def nick_search_paths(rounds: int) -> Iterator[str]:
+    """The nick filter alone, and with a word, on alternate requests."""
+    for index in range(rounds):
+        nick = quote(NICK_QUERIES[index % len(NICK_QUERIES)])
+        word = quote(SEARCH_QUERIES[index % len(SEARCH_QUERIES)]) if index % 2 else ""
+        yield f"/{NETWORK}/{BIG}/search/?nick={nick}&q={word}"
+
+
+def statistics_path() -> str:
+    return f"/{NETWORK}/{BIG}/stats/"
 
 
 def big_day_path(lines: int, per_day: int) -> str:

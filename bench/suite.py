@@ -140,10 +140,21 @@ def _big_data(url: str, lines: int, quick: bool) -> dict[str, Any]:
     with servers.irclogger(url, "irclogger-bench-pages") as service:
         data.timed_get(service.url, data.big_day_path(lines, LINES_PER_DAY))
         search = data.timed_gets(service.url, list(data.search_paths(searches)), deadline)
+        prefix = data.timed_gets(service.url, list(data.prefix_search_paths(searches)), deadline)
+        nick = data.timed_gets(service.url, list(data.nick_search_paths(searches)), deadline)
+        statistics = data.timed_gets(service.url, [data.statistics_path()] * day_pages, deadline)
         day = data.timed_gets(
             service.url, [data.big_day_path(lines, LINES_PER_DAY)] * day_pages, deadline
         )
-    return {"lines": lines, "search": search, "day_page": day, "day_lines": LINES_PER_DAY}
+    return {
+        "lines": lines,
+        "search": search,
+        "search_prefix": prefix,
+        "search_nick": nick,
+        "statistics": statistics,
+        "day_page": day,
+        "day_lines": LINES_PER_DAY,
+    }
 
 
 def _targets(url: str, notes: list[str]) -> list[Target]:
