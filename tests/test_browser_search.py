@@ -1,5 +1,6 @@
 """The search page in a real browser, served by real gunicorn: no result's
-time stamp is cut off at any width from a phone to a wide screen."""
+time stamp is cut off at any width from a phone to a wide screen; matches
+show while the last word is still being typed."""
 
 import datetime as dt
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ def server(tmp_path: Path, public_channel: Channel) -> Iterator[Gunicorn]:
         at = NOON + dt.timedelta(minutes=n)
         say(public_channel, f"context {n} " + "long words " * n * 8, at=at)
         say(public_channel, f"the needle {n} " + "x" * 30 * n, at=at, imported=n % 2 == 0)
+    say(public_channel, "we deployed <b>it</b>", nick="alice", at=NOON + dt.timedelta(hours=1))
     with gunicorn(tmp_path) as server:
         yield server
 
@@ -42,3 +44,16 @@ def test_no_result_time_starts_left_of_the_viewport(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 0
+
+
+def test_it_previews_matches_while_the_last_word_is_typed(server: Gunicorn) -> None:
+    with chromium() as browser:
+        page = browser.new_page()
+        page.goto(server.url + "/libera/python/search/")
+        # A whole-word search for "deplo" would find nothing.
+        page.fill("form.search-form input[name=q]", "deplo")
+        item = page.locator("#search-preview .preview-results li").first
+        item.wait_for(timeout=15_000)
+        assert "we deployed <b>it</b>" in item.inner_text()
+        assert page.locator("#search-preview b").count() == 0  # text, not markup
+        assert "1 match so far" in page.locator("#search-preview").inner_text()
