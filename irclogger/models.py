@@ -19,7 +19,7 @@ from django.contrib.postgres.search import (
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Func, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Cast, Upper
+from django.db.models.functions import Cast
 
 # LineKind is defined in kinds.py (rendering reads it without the ORM); the
 # bot and the importers import it from here with the models.
@@ -327,6 +327,15 @@ def stripped_text() -> Func:
     )
 
 
+class NickBase(Func):
+    """A nick without the decorations IRC users add when away or reconnecting
+    (alice_, alice^, alice|away, alice[m]), in lower case: the SQL function
+    irclogger_nick_base (migration 0011), immutable so it can be indexed."""
+
+    function = "irclogger_nick_base"
+    output_field = models.TextField()
+
+
 # A lexeme the text parser never makes (words have no spaces): " 12" is
 # "this line is in channel 12".
 CHANNEL_LEXEME = " "
@@ -415,8 +424,9 @@ class Line(models.Model):
             models.Index(
                 fields=["channel", "id"], name="line_channel_id", condition=Q(imported=False)
             ),
-            # The search's nick filter is case-insensitive (nick__iexact).
-            models.Index(Upper("nick"), "id", name="line_nick_upper"),
+            # The search's nick filter: a nick and its variants (alice_,
+            # alice|away, any case) share one base; per channel, by time.
+            models.Index("channel", NickBase("nick"), "timestamp", name="line_channel_nick"),
             models.Index(
                 fields=["redacted_by"],
                 name="line_redacted_by",

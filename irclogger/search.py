@@ -27,6 +27,7 @@ from irclogger.models import (
     Line,
     LineKind,
     LineQuerySet,
+    NickBase,
     User,
     query_pieces,
     stripped_text,
@@ -52,9 +53,6 @@ PERIODS = {
     "month": dt.timedelta(days=30),
 }
 _CURSOR = re.compile(r"([0-9]{1,16})_([0-9]{1,19})")
-# The decorations IRC users add to a nick when away or reconnecting:
-# alice_, alice__, alice^, alice`, alice|away, alice[m].
-_NICK_DECORATION = re.compile(r"(?:[|\[].*|[_`^-]+)$")
 
 
 @dataclass(frozen=True)
@@ -221,7 +219,8 @@ def search_lines(form: SearchForm, user: User) -> SearchPage:
     explanation = explain(data, pieces)
     if explanation:
         return SearchPage([], 0, False, newest_first, None, None, explanation)
-    lines = _filtered(data, pieces, _channel_ids(user, data.get("channel")))
+    ids = _channel_ids(user, data.get("channel"))
+    lines = _filtered(data, pieces, ids)
     with transaction.atomic(), connection.cursor() as cursor:
         # The planner cannot know that a word is frequent in one channel and
         # absent from another; guessing from the whole table it may choose a
@@ -229,8 +228,14 @@ def search_lines(form: SearchForm, user: User) -> SearchPage:
         # it, every plan starts from an index whose condition names the
         # channels: lines the reader may not see are never read.
         cursor.execute("SET LOCAL enable_seqscan = off")
-        count = _capped_count(lines)
-        page, more = _page(lines, data, newest_first)
+        matches = list(lines.order_by().values_list("timestamp", "id")[: COUNT_LIMIT + 1])
+        count = len(matches)
+        if count <= COUNT_LIMIT:
+            # Every match is known: the page is cut from them here, and no
+            # plan has to guess how many lines a word has.
+            page, more = _page_of(matches, data, newest_first)
+        else:
+            page, more = _page(lines, data, newest_first)
     if pieces:
         page = _with_headlines(page, pieces)
     results = _with_context([Result(line, snippet_html(line)) for line in page])
@@ -273,7 +278,10 @@ def _filtered(data: dict[str, Any], pieces: list[tuple[str, str]], ids: list[int
         Line.objects.matching(pieces, ids) if pieces else Line.objects.filter(channel_id__in=ids)
     )
     if data.get("nick"):
-        lines = lines.filter(nick__iregex=nick_pattern(data["nick"]))
+        # line_channel_nick: the nick's base, as the index has it.
+        lines = lines.alias(nick_base=NickBase("nick")).filter(
+            nick_base=NickBase(Value(data["nick"]))
+        )
     if data.get("kinds") == "messages":
         lines = lines.filter(kind__in=MESSAGE_KINDS)
     if data.get("period"):
@@ -284,17 +292,6 @@ def _filtered(data: dict[str, Any], pieces: list[tuple[str, str]], ids: list[int
     if isinstance(until, dt.date):
         lines = lines.filter(timestamp__lt=day_start(until + dt.timedelta(days=1), UTC))
     return lines
-
-
-def nick_pattern(nick: str) -> str:
-    """A case-insensitive PostgreSQL regex for a nick and its usual variants.
-
-    ``alice`` finds ``Alice``, ``alice_``, ``alice^`` and ``alice|away``;
-    so does ``alice_``. Every other character is matched literally.
-    """
-    base = _NICK_DECORATION.sub("", nick) or nick
-    literal = "".join(ch if ch.isalnum() else "\\" + ch for ch in base)
-    return f"^{literal}(?:[_`^-]*|[|\\[].*)$"
 
 
 def _page(lines: LineQuerySet, data: dict[str, Any], newest_first: bool) -> tuple[list[Line], bool]:
@@ -324,8 +321,28 @@ def _page(lines: LineQuerySet, data: dict[str, Any], newest_first: bool) -> tupl
     return (found if forward else found[::-1]), more
 
 
-def _capped_count(lines: LineQuerySet) -> int:
-    return lines.values("id")[: COUNT_LIMIT + 1].count()
+def _page_of(
+    matches: list[tuple[dt.datetime, int]], data: dict[str, Any], newest_first: bool
+) -> tuple[list[Line], bool]:
+    """_page's answer cut from the (timestamp, id) of every match."""
+    after, before = data.get("after"), data.get("before")
+    keys = sorted(matches, reverse=newest_first)
+    if after is not None:
+        point = (after.timestamp, after.id)
+        keys = [k for k in keys if (k < point if newest_first else k > point)]
+    elif before is not None:
+        point = (before.timestamp, before.id)
+        keys = [k for k in keys if (k > point if newest_first else k < point)]
+    size = settings.SEARCH_PAGE_SIZE
+    if before is not None:
+        chosen, more = keys[-size:], len(keys) > size
+    else:
+        chosen, more = keys[:size], len(keys) > size
+    found = Line.objects.filter(id__in=[line_id for _, line_id in chosen])
+    by_id = {
+        line.id: line for line in found.select_related("channel__network").defer("search_vector")
+    }
+    return [by_id[line_id] for _, line_id in chosen if line_id in by_id], more
 
 
 def _with_headlines(page: list[Line], pieces: list[tuple[str, str]]) -> list[Line]:
