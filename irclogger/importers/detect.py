@@ -5,7 +5,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 from irclogger.encoding import decode_line
-from irclogger.importers import energymech, export_json, hexchat, irssi, limnoria, weechat, znc
+from irclogger.importers import (
+    energymech,
+    export_json,
+    hexchat,
+    irssi,
+    limnoria,
+    quassel,
+    thelounge,
+    weechat,
+    znc,
+)
 from irclogger.importers.base import Format, open_log
 
 # In order of preference when two formats score the same (ZNC before
@@ -20,6 +30,8 @@ FORMATS: dict[str, Format] = {
         hexchat.FORMAT,
         limnoria.FORMAT,
         export_json.FORMAT,
+        thelounge.FORMAT,
+        quassel.FORMAT,
     )
 }
 
