@@ -375,7 +375,7 @@ def _goals(results: dict[str, Any]) -> list[str]:
         f"{ms(day)} ms (p50)",
         None if day is None else day < GOAL_BIG_DAY_PAGE,
     )
-    out += _motion_goals(results.get("stages", {}))
+    out += motion_goals(results.get("stages", {}))
     return [*out, ""]
 
 
@@ -383,7 +383,7 @@ def _goal_row(text: str, figure: str, met: bool | None) -> str:
     return f"| {text} | {figure} | {'–' if met is None else 'yes' if met else '**no**'} |"
 
 
-def _motion_goals(stages: dict[str, Any]) -> list[str]:
+def motion_goals(stages: dict[str, Any]) -> list[str]:
     """The goals of streams in motion: storms, faults, the soak. A smaller N meets nothing."""
     rows = []
     storm = stages.get("connect-storm")
@@ -459,7 +459,7 @@ def _motion_goals(stages: dict[str, Any]) -> list[str]:
         )
     soak = stages.get("soak")
     text = f"soak: worker RSS from the 2nd lifetime cycle on grows ≤ {GOAL_SOAK_GROWTH_MB:.0f} MB"
-    cycles = _cycles(soak) if soak and "soak" in soak else []
+    cycles = soak_cycles(soak) if soak and "soak" in soak else []
     if len(cycles) < 3:
         rows.append(
             _goal_row(text, _not_run(soak) if not cycles else f"{len(cycles)} cycles only", None)
@@ -626,7 +626,7 @@ def _fault_stage(results: dict[str, Any], key: str, title: str) -> list[str]:
     return [*out, ""]
 
 
-def _cycles(stage: dict[str, Any]) -> list[dict[str, Any]]:
+def soak_cycles(stage: dict[str, Any]) -> list[dict[str, Any]]:
     """The soak's sample at the end of each lifetime cycle (the first at or after k × lifetime)."""
     samples = stage.get("soak", [])
     lifetime = stage.get("plan", {}).get("lifetime_seconds") or DEFAULT_LIFETIME_SECONDS
@@ -677,7 +677,7 @@ def _soak(results: dict[str, Any]) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     probes = stage.get("probe", {}).get("samples", [])
-    for cycle in _cycles(stage):
+    for cycle in soak_cycles(stage):
         probe = _nearest(probes, cycle.get("at"))
         collections = probe.get("gc_collections") or ["–"] * 3
         out.append(
