@@ -286,7 +286,7 @@ def test_lines_imported_before_the_zone_free_keys_still_deduplicate_after_the_mi
 
 
 def _keys(channel: Channel) -> list[tuple[int, str | None]]:
-    return list(Line.objects.filter(channel=channel).values_list("id", "import_key"))
+    return list(Line.objects.filter(channel=channel).order_by("id").values_list("id", "import_key"))
 
 
 PRIVATE_LOG = (
