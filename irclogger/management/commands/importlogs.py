@@ -25,7 +25,7 @@ from irclogger.params import parse_zone
 
 
 class Command(BaseCommand):
-    help = "Import existing IRC client logs (irssi, WeeChat, ZNC, HexChat, EnergyMech, Limnoria)."
+    help = f"Import existing IRC client logs and stores ({', '.join(FORMATS)})."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--network", required=True, help="network slug or name")
