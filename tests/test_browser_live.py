@@ -9,7 +9,7 @@ from django.db import connection
 from playwright.sync_api import Page, Route
 
 from irclogger.models import Channel, Line
-from tests.browser import chromium
+from tests.browser import chromium, wait_until
 from tests.conftest import publish
 from tests.servers import Gunicorn, gunicorn
 
@@ -102,7 +102,8 @@ def test_it_keeps_the_readers_place_unless_at_the_bottom(
         page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
         [line] = _write(public_channel, 1, "at the bottom")
         page.wait_for_selector(f"#log #L{line.id}", timeout=WAIT_MS)
-        page.wait_for_function(
+        wait_until(
+            page,
             "innerHeight + scrollY >= document.documentElement.scrollHeight - 2",
             timeout=WAIT_MS,
         )
@@ -148,7 +149,7 @@ def test_it_reloads_a_page_too_far_behind_to_replay(
         page = browser.new_page()
         page.route("**/stream/**", from_the_start)
         page.goto(server.url + TODAY)
-        page.wait_for_function("performance.getEntriesByType('navigation')[0].type === 'reload'")
+        wait_until(page, "performance.getEntriesByType('navigation')[0].type === 'reload'")
         page.wait_for_selector("#live-state[data-state=live]", timeout=WAIT_MS)
         assert rewritten
         assert page.locator("#log li.line").count() == 1001

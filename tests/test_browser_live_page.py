@@ -13,7 +13,7 @@ from playwright.sync_api import Page
 
 from irclogger.models import Channel, Line
 from irclogger.publish import write_lines
-from tests.browser import chromium
+from tests.browser import chromium, wait_until
 from tests.conftest import say
 from tests.servers import Gunicorn, gunicorn
 
@@ -101,14 +101,16 @@ def test_arriving_lines_are_announced_politely(server: Gunicorn, public_channel:
         _open_live(page, server.url + TODAY)
         assert page.locator("#announcer").get_attribute("aria-live") == "polite"
         _live(public_channel, ("message", "alice", "hello screen readers"))
-        page.wait_for_function(
+        wait_until(
+            page,
             "document.getElementById('announcer').textContent.includes('hello screen readers')",
             timeout=WAIT_MS,
         )
         assert page.locator("#announcer").inner_text().startswith("New line: ")
         # A burst is one announcement, not five.
         _live(public_channel, *[("message", "bob", f"burst {n}") for n in range(5)])
-        page.wait_for_function(
+        wait_until(
+            page,
             "document.getElementById('announcer').textContent === '5 new lines'",
             timeout=WAIT_MS,
         )
@@ -135,6 +137,7 @@ def test_midnight_starts_a_new_day_on_the_open_page(
         assert page.locator(f".daynav a[rel=next][href='{TODAY}{today}/']").count() == 1
         heading = page.locator("#day-heading").inner_text()
         assert heading.startswith("Sunday, 2024-03-10 and ") and today in heading
+        assert f"2024-03-10 and {today}" in page.title()
         href = page.locator(f"#L{line.id} a.ts").get_attribute("href")
         assert href == f"{TODAY}{today}/#L{line.id}"
 
@@ -158,7 +161,8 @@ def test_the_state_says_offline_with_the_next_retry_and_catches_up(
         for _ in range(3):
             retry_at = int(page.locator("#live-state").get_attribute("data-retry-at") or 0)
             assert retry_at - page.evaluate("Date.now()") <= 1_750
-            page.wait_for_function(
+            wait_until(
+                page,
                 f"document.getElementById('live-state').dataset.retryAt != '{retry_at}'",
                 timeout=WAIT_MS,
             )

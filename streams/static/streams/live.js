@@ -145,6 +145,9 @@
       heading.dataset.first = first;
       heading.textContent = first + " and " + label + " (since midnight)";
     }
+    if (page.day && document.title.indexOf(page.day) !== -1 && document.title.indexOf(day) === -1) {
+      document.title = document.title.replace(page.day, page.day + " and " + day);
+    }
     var noNext = document.getElementById("no-next");
     if (noNext) {
       var next = document.createElement("a");
