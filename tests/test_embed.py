@@ -18,6 +18,7 @@ from django.test import Client
 from irclogger.models import Channel
 from tests.browser import chromium
 from tests.conftest import NOON, publish, say
+from tests.nginx import get, nginx
 from tests.servers import Gunicorn, free_port, gunicorn
 from tests.sseclient import connected
 
@@ -178,3 +179,18 @@ def test_chromium_shows_live_lines_in_a_frame_on_an_allowed_site_only(
     finally:
         host.shutdown()
         host.server_close()
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_behind_nginx_the_widget_is_framed_by_its_origins_and_nothing_says_deny(
+    tmp_path: Path, server: Gunicorn, public_channel: Channel
+) -> None:
+    Channel.objects.filter(pk=public_channel.pk).update(embed_origins="https://example.org")
+    with nginx(tmp_path, server.port) as proxy:
+        widget = get(proxy.port, EMBED).headers
+        day = get(proxy.port, "/libera/python/").headers
+    assert widget.get_all("X-Frame-Options") is None
+    (policy,) = widget.get_all("Content-Security-Policy") or []
+    assert "frame-ancestors https://example.org" in policy
+    assert day.get_all("X-Frame-Options") == ["DENY"]
