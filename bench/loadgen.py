@@ -26,9 +26,11 @@ receipt time minus that time is the delivery latency.
 
 ``--follow`` makes every client an EventSource for good: it reconnects
 after every drop or network error, after the server's ``retry:``, with
-``Last-Event-ID``, for as long as the run lasts. Every client counts what it
-received incrementally (the highest seq, the gaps below it, repeats), so an
-hour of lines costs a few integers per client, not a list.
+``Last-Event-ID``, for as long as the run lasts; a ``reload`` event (too
+far behind for a replay) stands for the page's reload, whose HTML has the
+lines it skips. Every client counts what it received incrementally (the
+highest seq, the gaps below it, repeats), so an hour of lines costs a few
+integers per client, not a list.
 """
 
 import argparse
@@ -89,6 +91,10 @@ class Client:
     received: int = 0
     repeated: int = 0
     out_of_order: int = 0
+    # `reload` events: the lines skipped by each come with the page's reload.
+    reloads: int = 0
+    reload_pending: bool = False
+    reloaded: set[int] = field(default_factory=set)
     # The first connect's duration, until the response headers.
     connect_seconds: float | None = None
     # Since the last `fault`: when the stream dropped and when it streamed again.
@@ -99,7 +105,9 @@ class Client:
         """Tally one received line; False if it is a repeat."""
         self.received += 1
         if seq > self.highest:
-            self.gaps.update(range(self.highest + 1, seq))
+            skipped = range(self.highest + 1, seq)
+            (self.reloaded if self.reload_pending else self.gaps).update(skipped)
+            self.reload_pending = False
             self.highest = seq
             return True
         if seq in self.gaps:
@@ -268,8 +276,14 @@ class SseProtocol(asyncio.Protocol):
             self.client.last_event_id = self.event_id.decode("utf-8", "replace")
             self.event_id = None
         data, self.data = self.data, []
-        self.event_type = b""
+        event_type, self.event_type = self.event_type, b""
         if not data:
+            return
+        if event_type == b"reload":
+            # Too far behind for a replay: the page reloads (its HTML has the
+            # missed lines) and streams on from the id this event carried.
+            self.client.reloads += 1
+            self.client.reload_pending = True
             return
         match = MARKER.search(data[0] if len(data) == 1 else b"\n".join(data))
         if match is None:
@@ -586,10 +600,11 @@ def tally(gen: LoadGenerator, expected: list[int]) -> dict[str, Any]:
     ordered = sorted(expected)
     last = ordered[-1] if ordered else -1
     lost_by_seq: Counter[int] = Counter()
-    clients_lost = clients_repeated = 0
+    clients_lost = clients_repeated = reloaded = 0
     for client in gen.clients:
         missing = {seq for seq in client.gaps if seq in wanted}
         missing.update(ordered[bisect.bisect_right(ordered, client.highest) :])
+        reloaded += sum(1 for seq in client.reloaded if seq in wanted)
         lost_by_seq.update(missing)
         clients_lost += bool(missing)
         clients_repeated += client.repeated > 0
@@ -610,6 +625,10 @@ def tally(gen: LoadGenerator, expected: list[int]) -> dict[str, Any]:
         "repeated": sum(client.repeated for client in gen.clients),
         "clients_with_repeated": clients_repeated,
         "out_of_order": sum(client.out_of_order for client in gen.clients),
+        # Told to reload the page instead of a replay: not lost, but not streamed either.
+        "reloads": sum(client.reloads for client in gen.clients),
+        "clients_reloaded": sum(client.reloads > 0 for client in gen.clients),
+        "reloaded_lines": reloaded,
         # seq -> clients: which lines went missing or twice, for the report.
         "lost_seqs": dict(lost_by_seq.most_common(50)),
         "repeated_seqs": dict(repeats.most_common(50)),

@@ -591,7 +591,11 @@ def _fault_stage(results: dict[str, Any], key: str, title: str) -> list[str]:
         f"lost, {load.get('repeated')} repeated, {load.get('out_of_order')} out of order** "
         f"({load.get('clients_with_lost')} clients missed a line, "
         f"{load.get('clients_with_repeated')} saw one twice); {load.get('reconnects', 0):,} "
-        f"reconnects; delivery p50 / p99 {ms(load.get('latency', {}).get('p50'))} / "
+        f"reconnects; {load.get('reloads', 0):,} `reload` events to "
+        f"{load.get('clients_reloaded', 0):,} clients too far behind for a replay (their "
+        f"{load.get('reloaded_lines', 0):,} skipped lines come with the page's HTML, not "
+        "the stream, and count as neither lost nor delivered); delivery p50 / p99 "
+        f"{ms(load.get('latency', {}).get('p50'))} / "
         f"{ms(load.get('latency', {}).get('p99'))} ms (replays after a drop included).",
         "",
         "| fault | what | dropped | all back s | downtime p50 / p99 s | settled s | lines "

@@ -167,3 +167,17 @@ def test_its_latency_histogram_answers_percentiles_in_milliseconds():
     for fraction in (0.5, 0.99, 1.0):
         assert lean.percentile(fraction) == percentile(latencies, fraction)
     assert LeanTally().percentile(0.5) is None
+
+
+def test_lines_skipped_by_a_reload_event_come_with_the_page_not_lost():
+    generator = LoadGenerator("http://127.0.0.1:9/stream", 1, 1.0, follow=True, lean=True)
+    [client] = generator.clients
+    with _protocol(client) as (protocol, _):
+        protocol.lean = generator.lean
+        events = b"id: 10\nevent: line\ndata: BENCH#0@1700000000.0#\n\n"
+        events += b"id: 90\nevent: reload\ndata: {}\n\n"
+        events += b"id: 91\nevent: line\ndata: BENCH#5@1700000000.5#\n\n"
+        protocol.data_received(HEAD + _chunked(events))
+    result = tally(generator, expected=[0, 1, 2, 3, 4, 5])
+    assert (result["lost"], result["reloads"], result["reloaded_lines"]) == (0, 1, 4)
+    assert client.last_event_id == "91"
