@@ -46,6 +46,8 @@ GRACEFUL_STOP_SECONDS = 40.0
 # client that gives up early and retries only adds requests the server has
 # already begun to a storm. Bounded, so a run always ends.
 CONNECT_TIMEOUT = 120.0
+# Lines written this long before a fault count as written during it.
+WINDOW_LEAD_SECONDS = 1.0
 # How often the settle loop asks the load generator where its clients are.
 POLL_SECONDS = 0.25
 # A page request during a storm that takes longer counts as failed.
@@ -280,7 +282,10 @@ def _fault_figures(
     storms: list[dict[str, Any]] = result.get("storms", [])
     storm = next((s for s in storms if s.get("fault") == record.name), {})
     window_end = record.at + (record.settle_seconds or 0.0)
-    in_window = [seq for seq, at in expected if record.at <= at <= window_end]
+    # A line committed just before the fault may still be on its way to the
+    # streams when it strikes: the window opens a little earlier.
+    window_start = record.at - WINDOW_LEAD_SECONDS
+    in_window = [seq for seq, at in expected if window_start <= at <= window_end]
     lost = result.get("lost_seqs", {})
     repeated = result.get("repeated_seqs", {})
     return {

@@ -567,7 +567,8 @@ _FAULT_LEGEND = (
     "waits until every client streams again and has read a line written after it. "
     "*dropped*: clients whose stream ended; *all back*: seconds from the first drop until "
     "the last client streamed again; *settled*: seconds from the fault until every client "
-    "had a line written after it; *lines*: committed during that time; *lost / repeated*: "
+    "had a line written after it; *lines*: committed from 1 s before the fault until "
+    "settled; *lost / repeated*: "
     "of those, summed over clients (a line missing for 3 clients counts 3); *pages*: the "
     "channel's day page requested one after another from the fault until settled."
 )
