@@ -245,7 +245,10 @@ def test_no_route_answers_a_server_error_for_any_input(
     # A POST sends the parameters as a form (the login, the zone, the admin's forms).
     send = cast[who].post if post else cast[who].get
     response = send(path, query, headers=headers)
-    assert response.status_code < 500, (path, query, headers, post)
+    # /healthz answers 503 for the process's state (a hub an earlier test left
+    # stopped), whatever was asked: that is its answer, not a failure.
+    health = path == "/healthz" and response.status_code == 503
+    assert response.status_code < 500 or health, (path, query, headers, post)
 
 
 @pytest.mark.parametrize("raw", BAD_IDS)
