@@ -34,6 +34,13 @@ timeout = env_int("GUNICORN_TIMEOUT", 30)
 # slow clients time to finish before gunicorn kills what remains.
 graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = 5
+# The listen queue: after a deploy or a popular link thousands of readers
+# connect within a second, faster than a busy worker accepts. When the queue
+# is full the kernel drops their SYNs and each client retries only after
+# 1 s, then 3 s, then 7 s: a storm turns into connects of many seconds.
+# gunicorn's default is 2048; the kernel caps the value at
+# net.core.somaxconn (4096 on recent Linux; raise it too on such a host).
+backlog = env_int("GUNICORN_BACKLOG", 8192)
 # Off by default: the app logs one structured line per request itself
 # (irclogger.middleware); set GUNICORN_ACCESSLOG to a path or "-" for gunicorn's too.
 accesslog = env_str("GUNICORN_ACCESSLOG", "") or None

@@ -17,7 +17,7 @@ _READ_CONF = """
 import json, runpy
 conf = runpy.run_path("conf/gunicorn.py")
 names = ["worker_class", "workers", "worker_connections", "preload_app",
-         "graceful_timeout", "timeout", "bind"]
+         "graceful_timeout", "timeout", "bind", "backlog"]
 print(json.dumps({name: conf[name] for name in names}))
 """
 
@@ -98,3 +98,11 @@ def test_it_fails_loudly_when_psycopg2_is_not_patched(tmp_path: Path) -> None:
         stop_process(process)
     assert process.returncode != 0
     assert "psycopg2 is not patched for gevent" in log_path.read_text()
+
+
+def test_it_queues_a_connect_storm() -> None:
+    # Thousands of readers reconnect at once after a deploy: far above
+    # gunicorn's default listen backlog of 2048.
+    backlog = _conf()["backlog"]
+    assert isinstance(backlog, int)
+    assert backlog >= 4096
