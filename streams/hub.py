@@ -125,6 +125,8 @@ class Overflow(Exception):
 class Client:
     __slots__ = (
         "access",
+        "chunked",
+        "direct",
         "expires",
         "gone",
         "hangup",
@@ -156,6 +158,11 @@ class Client:
         self.user_id = user_id
         self.session = session  # publish.session_tag() of the reader's session
         self.revoked = False
+        # Whether the live path writes to the socket itself (Hub.follow), and
+        # whether the response is HTTP/1.1 chunked: it then sends the ring's
+        # pre-framed chunks. The view sets both for gunicorn's HTTP/1.x.
+        self.direct = False
+        self.chunked = False
         self.pos = ring.end
         self.last_id = last_id
         # Lines sent to this client, replay included: for the close log.
@@ -184,6 +191,7 @@ class Ring:
 
     __slots__ = (
         "channel_id",
+        "chunks",
         "clients",
         "end",
         "floor",
@@ -191,6 +199,7 @@ class Ring:
         "ids",
         "last_id",
         "scanned",
+        "shared",
         "size",
     )
 
@@ -198,10 +207,15 @@ class Ring:
         self.channel_id = channel_id
         self.size = size
         self.frames: list[bytes] = [b""] * size
+        # The same frames framed as HTTP/1.1 chunks, once for every client.
+        self.chunks: list[bytes] = [b""] * size
         self.ids: list[int] = [0] * size
         self.end = 0  # sequence number of the next frame
         self.last_id = 0
         self.floor = floor
+        # The last write taken, by (position, end, chunked): the clients of a
+        # wake are mostly at one position and send this one buffer.
+        self.shared: dict[tuple[int, int, bool], tuple[bytes, int]] = {}
         self.scanned = 0
         self.clients: set[Client] = set()
 
@@ -229,6 +243,7 @@ class Ring:
         if self.floor is not None and evicted > self.floor:
             self.floor = evicted  # that line is no longer here to vouch for
         self.frames[slot] = frame
+        self.chunks[slot] = as_chunk(frame)
         self.ids[slot] = line_id
         self.end += 1
 
@@ -238,6 +253,8 @@ class Ring:
             slot = seq % self.size
             if self.ids[slot] == line_id:
                 self.frames[slot] = frame
+                self.chunks[slot] = as_chunk(frame)
+                self.shared.clear()
                 return
 
     def covers(self, last_id: int) -> bool:
@@ -251,6 +268,41 @@ class Ring:
                 client.pos = seq
                 return
         client.pos = self.end
+
+    def take(self, client: Client) -> tuple[bytes, int]:
+        """The client's next write, in its framing, and how many frames it holds.
+
+        A client whose next frame is new to it (every live client) gets the
+        buffer joined for the first client at the same position: 600 clients
+        behind by 600 lines hold one buffer, not 600 copies.
+        """
+        if client.pos < self.end - self.size:  # self.start, inlined: hot path
+            raise Overflow
+        pos = client.pos
+        stop = min(self.end, pos + WRITE_FRAMES)
+        if pos == stop:
+            return b"", 0
+        if self.ids[pos % self.size] <= client.last_id:
+            return self._take_filtered(client)
+        key = (pos, stop, client.chunked)
+        shared = self.shared.get(key)
+        if shared is None:
+            source = self.chunks if client.chunked else self.frames
+            slots = [seq % self.size for seq in range(pos, stop)]
+            data = b"".join([source[slot] for slot in slots])
+            last_id = max(self.ids[slot] for slot in slots)
+            if len(self.shared) > 4:
+                self.shared.clear()
+            shared = self.shared[key] = (data, last_id)
+        client.pos = stop
+        client.last_id = max(client.last_id, shared[1])
+        return shared[0], stop - pos
+
+    def _take_filtered(self, client: Client) -> tuple[bytes, int]:
+        frames = self.read(client)
+        if client.chunked:
+            return b"".join(as_chunk(frame) for frame in frames), len(frames)
+        return b"".join(frames), len(frames)
 
     def read(self, client: Client) -> list[bytes]:
         """The frames after the client's position that it has not sent yet (a bounded number)."""
@@ -377,25 +429,37 @@ class Hub:
         Each write is timed (``client.writing``): the ticker cuts a client
         whose write has not finished within WRITE_TIMEOUT_SECONDS.
         """
-        for chunk in self._chunks(client):
+        sock = client.sock if client.direct else None
+        for data in self._frames(client):
             client.writing = self.clock
-            yield chunk
+            if sock is not None:
+                # One send per wake on the raw socket, past Django's and
+                # gunicorn's layers: the bytes are already framed as the
+                # response is (gunicorn sent the headers with the replay).
+                try:
+                    sock.sendall(data)
+                except OSError:
+                    client.gone = True
+                    return
+            else:
+                yield data
             client.writing = 0.0
 
-    def _chunks(self, client: Client) -> Generator[bytes, None, None]:
+    def _frames(self, client: Client) -> Generator[bytes, None, None]:
+        """The stream's writes, each in the client's framing."""
         while True:
             if client.revoked:
                 return
             try:
-                frames = client.ring.read(client)
+                data, count = client.ring.take(client)
             except Overflow:
                 QUEUE_OVERFLOWS.inc()
-                yield retry_frame(RETRY_MS)
+                yield _framed(client, retry_frame(RETRY_MS))
                 return
-            if frames:
-                self.delivered += len(frames)
-                client.sent += len(frames)
-                yield b"".join(frames)
+            if count:
+                self.delivered += count
+                client.sent += count
+                yield data
                 continue
             if client.hangup and self._has_hung_up(client):
                 return
@@ -403,13 +467,13 @@ class Hub:
             if token == REVOKED:
                 return
             if token == STOP:
-                yield retry_frame(RETRY_AFTER_END_MS)
+                yield _framed(client, retry_frame(RETRY_AFTER_END_MS))
                 return
             if token == PING:
                 if time.monotonic() > client.expires:
-                    yield retry_frame(RETRY_AFTER_END_MS)
+                    yield _framed(client, retry_frame(RETRY_AFTER_END_MS))
                     return
-                yield KEEPALIVE
+                yield KEEPALIVE_CHUNK if client.chunked else KEEPALIVE
 
     def wait(self, client: Client) -> str:
         if self.stopping:
@@ -748,6 +812,18 @@ class Hub:
         gevent.killall(self.greenlets)
         self.greenlets = []
         self.disconnect()
+
+
+def as_chunk(frame: bytes) -> bytes:
+    """A frame as one HTTP/1.1 chunk, as gunicorn would frame it."""
+    return b"%X\r\n%b\r\n" % (len(frame), frame)
+
+
+KEEPALIVE_CHUNK = as_chunk(KEEPALIVE)
+
+
+def _framed(client: Client, frame: bytes) -> bytes:
+    return as_chunk(frame) if client.chunked else frame
 
 
 def _loses_access(client: Client, kind: str, fields: list[str]) -> bool:

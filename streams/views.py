@@ -29,6 +29,8 @@ REPLAY_LIMIT = 1000
 # Where the page passes the id it was rendered with (its first connection),
 # and where event-source-polyfill passes the id it resumes from.
 LAST_ID_PARAMS = ("lastEventId", "last_event_id")
+# The protocols whose framing the live path writes itself (Hub.follow).
+DIRECT_PROTOCOLS = ("HTTP/1.0", "HTTP/1.1")
 
 
 class ChannelStream(StreamingSseView):
@@ -122,14 +124,21 @@ class ChannelStream(StreamingSseView):
         user = self.request.user
         session = getattr(self.request, "session", None)
         session_key = session.session_key if session is not None else None
-        return hub.subscribe(
+        sock = self.request.META.get("gunicorn.socket")
+        client = hub.subscribe(
             self.channel_id,
             requested or 0,
-            self.request.META.get("gunicorn.socket"),
+            sock,
             access=self.access,
             user_id=user.pk if user.is_authenticated else None,
             session=session_tag(session_key) if session_key else None,
         )
+        # gunicorn frames an HTTP/1.1 response of unknown length as chunks and
+        # an HTTP/1.0 one not at all: the live path writes exactly that itself.
+        protocol = self.request.META.get("SERVER_PROTOCOL")
+        client.direct = sock is not None and protocol in DIRECT_PROTOCOLS
+        client.chunked = client.direct and protocol == "HTTP/1.1"
+        return client
 
     def _replay(self, hub: hubs.Hub, client: hubs.Client, requested: int | None) -> bytes:
         """The missed lines, or a reload event when too many were missed.

@@ -309,3 +309,21 @@ def test_a_redaction_event_reaches_clients_whatever_their_last_id() -> None:
     late = Client(ring, last_id=0, sock=None)
     ring.resume(late)
     assert ring.read(late) == [b"redacted", b"event: redact"]
+
+
+def test_clients_at_one_position_share_one_buffer() -> None:
+    ring = Ring(channel_id=1, size=100, floor=0)
+    clients = [Client(ring, last_id=0, sock=None) for _ in range(3)]
+    for line_id in range(1, 11):
+        ring.append(line_id, b"f%d" % line_id)
+    taken = [ring.take(client) for client in clients]
+    assert taken[0] == (b"".join(b"f%d" % n for n in range(1, 11)), 10)
+    assert taken[1][0] is taken[0][0] and taken[2][0] is taken[0][0]
+
+
+def test_a_chunked_client_gets_the_frames_as_http_chunks() -> None:
+    ring = Ring(channel_id=1, size=10, floor=0)
+    client = Client(ring, last_id=0, sock=None)
+    client.chunked = True
+    ring.append(1, b"data: x\n\n")
+    assert ring.take(client) == (b"9\r\ndata: x\n\n\r\n", 1)
