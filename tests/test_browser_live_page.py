@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection
 from playwright.sync_api import Page
 
@@ -173,3 +174,31 @@ def test_the_state_says_offline_with_the_next_retry_and_catches_up(
             caught_up = time.monotonic() - started
             assert page.locator("#live-state").inner_text() == "live"
         print(f"caught up {caught_up:.2f} s after the restart (polyfill={polyfill})")
+
+
+def test_a_redaction_replaces_the_line_on_an_open_page(
+    server: Gunicorn, public_channel: Channel
+) -> None:
+    User.objects.create_superuser("root", password="pw-root-1")
+    connection.close()
+    with chromium() as browser:
+        page = browser.new_page()
+        _open_live(page, server.url + TODAY)
+        [line] = _live(public_channel, ("message", "mallory", "my password is hunter2"))
+        page.wait_for_selector(f"#log #L{line.id}", timeout=WAIT_MS)
+        clock = page.locator(f"#L{line.id} a.ts").inner_text()
+        page.click(f"#L{line.id} a.ts")  # selected, which the new markup keeps
+        # A moderator redacts it in the admin, in another tab.
+        admin = browser.new_page()
+        admin.goto(server.url + "/admin/irclogger/line/")
+        admin.fill("#id_username", "root")
+        admin.fill("#id_password", "pw-root-1")
+        admin.click("input[type=submit]")
+        admin.check(f"input[name=_selected_action][value='{line.id}']")
+        admin.select_option("select[name=action]", "redact")
+        admin.click("button[name=index]")
+        admin.wait_for_selector("text=Redacted 1 line(s).")
+        page.wait_for_selector(f"#L{line.id} .msg:has-text('[redacted]')", timeout=WAIT_MS)
+        assert "hunter2" not in page.locator("#log").inner_text()
+        assert page.locator(f"#L{line.id} a.ts").inner_text() == clock
+        assert page.locator(f"#L{line.id}.selected").count() == 1
