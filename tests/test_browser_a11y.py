@@ -29,6 +29,9 @@ PAGES = {
     "range": "/libera/python/2024-03-09..2024-03-10/",
     "search": "/libera/python/search/?q=colours",
     "login": "/accounts/login/",
+    # Beyond the six: the year's heat map and the zone chooser.
+    "year": "/libera/python/2024/",
+    "zone": "/zone/?next=/",
 }
 
 

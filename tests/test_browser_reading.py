@@ -99,17 +99,24 @@ def test_a_line_link_copied_from_today_opens_the_line_after_the_day_changed(
 ) -> None:
     [line] = _lines(public_channel, 1)
     with chromium() as browser:
-        page = browser.new_page()
+        context = browser.new_context()
+        context.grant_permissions(["clipboard-read", "clipboard-write"])
+        page = context.new_page()
         # The day the line was said, still "today" on this server's clock.
         with gunicorn(tmp_path, FIXED_NOW="2024-03-10T18:00:00+00:00") as yesterday:
             page.goto(yesterday.url + "/libera/python/")
             assert page.locator(f"#L{line.id}").count() == 1
             href = page.locator(f"#L{line.id} a.ts").get_attribute("href")
+            page.click(f"#L{line.id} a.ts")
+            page.click("#copy-link")
+            page.wait_for_selector("#copy-status:has-text('Link copied.')")
+            copied = str(page.evaluate("navigator.clipboard.readText()"))
             port = yesterday.port
         assert href == f"{DAY}#L{line.id}"
+        assert copied == f"{yesterday.url}{DAY}#L{line.id}"
         # The next day (the real clock, long after): the copied link still works.
         with gunicorn(tmp_path, port=port) as today:
-            page.goto(today.url + str(href))
+            page.goto(copied)
             assert _selected(page) == [line.id]
             assert page.locator(f"#L{line.id}").is_visible()
             # Even the undated "today" link finds its day, through the permalink.

@@ -1,6 +1,7 @@
 import datetime as dt
 import re
 import zoneinfo
+from typing import NamedTuple
 
 import pytest
 
@@ -105,3 +106,32 @@ def test_it_renders_rows_from_the_database(public_channel: Channel) -> None:
     say(public_channel, "from the db")
     html = render_log(Line.objects.all().rows(), dt.UTC)
     assert "from the db" in html
+
+
+class Row(NamedTuple):
+    """A line as a page fetches it (irclogger.lines.Line)."""
+
+    id: int
+    timestamp: dt.datetime
+    kind: str
+    nick: str
+    target: str
+    text: str
+
+
+def test_a_time_links_to_the_lines_day_in_the_pages_zone() -> None:
+    late = Row(7, dt.datetime(2024, 3, 9, 23, 30, tzinfo=dt.UTC), "message", "Bot", "", "hi")
+    paris = zoneinfo.ZoneInfo("Europe/Paris")
+    html = render_line(late, paris, day_base="/libera/python/", bots=frozenset({"bot"}))
+    assert 'href="/libera/python/2024-03-10/#L7"' in html
+    assert 'class="line k-message bot"' in html
+
+
+def test_a_range_starts_each_day_with_a_heading() -> None:
+    lines = [
+        Row(n, dt.datetime(2024, 3, 9 + n, 12, tzinfo=dt.UTC), "message", "a", "", "x")
+        for n in range(3)
+    ]
+    html = render_log(lines, dt.UTC, separate_days=True, day_base="/n/c/")
+    assert html.count('class="day-sep"') == 3
+    assert '<a href="/n/c/2024-03-10/">Sunday, 2024-03-10</a>' in html
