@@ -97,3 +97,11 @@ def test_a_stopped_clock_is_refused_in_production() -> None:
     from irclogger.checks import check_fixed_now
 
     assert [error.id for error in check_fixed_now(None)] == ["irclogger.E004"]
+
+
+def test_the_offset_shown_is_the_days_own(client: Client, public_channel: Channel) -> None:
+    public_channel.timezone = "Europe/Paris"
+    public_channel.save()
+    winter = client.get("/libera/python/2024-01-10/").content.decode()
+    summer = client.get("/libera/python/2024-07-10/").content.decode()
+    assert "UTC+01:00" in winter and "UTC+02:00" in summer

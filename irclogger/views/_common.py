@@ -12,7 +12,7 @@ from django.utils import timezone
 # The pages find their channel where the streams do.
 from irclogger.access import get_channel as get_channel
 from irclogger.models import Channel
-from irclogger.params import UTC, id_parameter, parse_zone, zone_name
+from irclogger.params import UTC, day_start, id_parameter, parse_zone, zone_name
 
 # Where the reader's chosen zone is kept across visits (irclogger.views.zone).
 # A cookie rather than localStorage: the server needs the zone to cut days.
@@ -55,8 +55,14 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     return HttpResponseBadRequest(f"{reason}\n", content_type="text/plain; charset=utf-8")
 
 
-def zone_context(request: HttpRequest, channel: Channel | None, tz: dt.tzinfo) -> dict[str, str]:
-    """What a page says about its zone: which one, why, and where to change it."""
+def zone_context(
+    request: HttpRequest, channel: Channel | None, tz: dt.tzinfo, on: dt.date | None = None
+) -> dict[str, str]:
+    """What a page says about its zone: which one, why, and where to change it.
+
+    The offset is the one at the start of ``on`` (the page's day; else now):
+    a winter day in Paris is UTC+01:00 even when read in summer.
+    """
     if request.GET.get("tz"):
         source = "from the link"
     elif chosen_zone(request) is not None:
@@ -65,7 +71,8 @@ def zone_context(request: HttpRequest, channel: Channel | None, tz: dt.tzinfo) -
         source = "the channel's zone"
     else:
         source = "the default"
-    offset = now().astimezone(tz).strftime("%z")
+    at = day_start(on, tz) if on is not None else now().astimezone(tz)
+    offset = at.strftime("%z")
     return {
         "zone": zone_name(tz),
         "zone_offset": f"UTC{offset[:3]}:{offset[3:]}",

@@ -39,7 +39,7 @@ def render_day(request: HttpRequest, channel: Channel, day: dt.date) -> HttpResp
         "channel": channel,
         "day": day,
         "tzq": tzq,
-        **zone_context(request, channel, tz),
+        **zone_context(request, channel, tz, on=day),
         "log_html": render_log(
             lines,
             tz,

@@ -44,7 +44,7 @@ def date_range(
         "start": start,
         "end": end,
         "tzq": tz_query(request),
-        **zone_context(request, chan, tz),
+        **zone_context(request, chan, tz, on=start),
         "log_html": render_log(
             page,
             tz,
