@@ -15,6 +15,7 @@ import pytest
 
 from irclogger.models import Channel
 from tests.conftest import publish
+from tests.nginx import nginx
 from tests.servers import Gunicorn, gunicorn
 from tests.sseclient import connected
 from tests.test_stream_e2e import _metric
@@ -110,3 +111,19 @@ def test_a_reader_that_stops_reading_is_cut_on_a_quiet_channel(
     rest = [int(resumed.next_event("line").id or 0) for _ in written[len(received) :]]
     resumed.close()
     assert received + rest == written
+
+
+def test_a_reader_that_stops_reading_behind_nginx_is_cut_on_a_quiet_channel(
+    tmp_path: Path, server: Gunicorn, public_channel: Channel
+) -> None:
+    with nginx(tmp_path, server.port, streams_per_ip=8) as proxy:
+        stalled = connected(proxy.port, PATH, rcvbuf=4096, timeout=WAIT_SECONDS)
+        _until_open_streams(server.port, 1)
+        text = "word " * 1600
+        # More than nginx's and the kernel's buffers between the two hold.
+        written = [line.id for line in publish(public_channel, 600, text)]
+        _until_open_streams(server.port, 0)
+        received = [int(event.id) for event in stalled.events() if event.id]
+        stalled.close()
+        assert received == written[: len(received)]
+        assert len(received) < len(written)
