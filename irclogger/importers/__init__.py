@@ -23,8 +23,8 @@ writes with that transaction's connection alone. It never raises for a bad
 line or an unknown file: a malformed line is reported (file:line) and
 counted, an unknown or unreadable file is listed in ``refused``, and the
 rest imports. Re-importing a file adds nothing, another ``tz`` moves the
-lines already stored (see runner.py for the import key). Imported lines are ``imported=True`` and are never announced
-to streams.
+lines already stored (see runner.py for the import key). Imported lines
+are ``imported=True`` and are never announced to streams.
 
 One module per format (``base.Format``: a name, a sniff, and a line parser
 or a whole-store reader); the
