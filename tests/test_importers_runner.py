@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg2
 import pytest
+from django.contrib.auth.models import User
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import CharField, Value
@@ -16,6 +17,7 @@ from django.db.models.functions import Cast, Concat
 from django.test import Client
 
 from irclogger.importers import FORMATS, import_files, store
+from irclogger.kinds import REDACTED
 from irclogger.models import Channel, Line
 from irclogger.publish import NOTIFY_CHANNEL, write_lines
 from tests.clients import away_from_a_minute_boundary, irssi, synced, weechat
@@ -283,6 +285,30 @@ def test_lines_imported_before_the_zone_free_keys_still_deduplicate_after_the_mi
     assert _keys(public_channel) == new_keys
     summary, _ = import_bytes(tmp_path, "chan.log", log, public_channel, tz=public_channel.tz)
     assert (summary.imported, summary.duplicates, summary.moved) == (0, 5, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_line_the_admin_redacted_does_not_come_back_after_the_migration(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    admin = User.objects.create_user("admin")
+    Line.objects.filter(channel=public_channel, text="after noon").update(
+        text=REDACTED, redacted_by=admin
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate([("irclogger", "0006_channel_bot_nicks")])
+    try:
+        Line.objects.filter(channel=public_channel).update(
+            import_key=Concat(Cast("timestamp", CharField()), Value("-"), Cast("id", CharField()))
+        )
+    finally:
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    # The redacted line's key now holds "[redacted]", not what the file says.
+    summary, _ = import_bytes(tmp_path, "chan.log", LOG, public_channel)
+    assert summary.imported == 0
+    assert "after noon" not in [text for *_, text in stored(public_channel)]
 
 
 def _keys(channel: Channel) -> list[tuple[int, str | None]]:

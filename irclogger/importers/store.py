@@ -63,6 +63,13 @@ _MOVE_UNKNOWN = (
     " WHERE NOT EXISTS (SELECT 1 FROM irclogger_line AS old"
     " WHERE old.channel_id = new.channel_id AND old.import_key = new.import_key"
     " AND old.import_key IS NOT NULL)"
+    # An imported line an admin redacted lost its text, and with it the key a
+    # file's line would match if its key was computed after the redaction
+    # (migration 0007): the same line (time, kind, who) is not added back.
+    " AND NOT EXISTS (SELECT 1 FROM irclogger_line AS gone"
+    " WHERE gone.channel_id = new.channel_id AND gone.timestamp = new.timestamp"
+    " AND gone.redacted_by_id IS NOT NULL AND gone.imported"
+    " AND gone.kind = new.kind AND gone.nick = new.nick AND gone.target = new.target)"
     " ORDER BY seq"
     " ON CONFLICT (channel_id, import_key) WHERE import_key IS NOT NULL DO NOTHING"
 )

@@ -6,8 +6,9 @@ occurrence counting identical lines of the channel in that minute
 (irclogger/importers/runner.py computes the same). The local minute of a
 line imported before is its time in the channel's zone: lines imported
 with another ``--tz`` than the channel's zone are best re-keyed after the
-channel's zone is set to it. A line whose text was redacted is keyed by the
-redacted text.
+channel's zone is set to it. A line whose text an admin redacted is keyed
+by the redacted text; the importer does not add the file's line back
+(irclogger/importers/store.py).
 """
 
 from django.db import migrations
