@@ -323,3 +323,16 @@ def test_it_keeps_up_with_irc_while_the_database_is_stuck(
 
     said = [line.text for line in lines(logged) if line.kind == "message"]
     assert said == [f"while stuck {n}" for n in range(5)]
+
+
+def test_the_servers_goodbye_is_the_reason_of_the_gap(
+    tmp_path: Path, server: IrcServer, logged: Channel
+) -> None:
+    with ircbot(tmp_path) as bot:
+        wait_for_bot_in(logged, bot)
+        server.stop()  # SIGTERM: ngircd says ERROR to every client before it closes
+        gap = wait_for_line(logged, kind="system", text__startswith="Logging interrupted")
+    # ngircd's ERROR :Server going down, not what the socket said after it.
+    assert (
+        gap.text == "Logging interrupted: the connection to 127.0.0.1 was lost (Server going down)"
+    )
