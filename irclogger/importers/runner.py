@@ -134,8 +134,7 @@ def import_files(
 
 
 def walk(paths: Iterable[Path]) -> Iterator[Path]:
-    """Each path, a folder replaced by the files under it in sorted order (by date, for
-    dated names)."""
+    """Each path; a folder stands for the files under it, sorted (dated names: by date)."""
     for path in paths:
         if path.is_dir():
             yield from sorted(child for child in path.rglob("*") if not child.is_dir())
