@@ -7,8 +7,9 @@ each worker starts a greenlet that appends, every SOAK_PROBE_SECONDS, one
 JSON line to $SOAK_PROBE_DIR/<pid>.jsonl: its RSS, the collector's counts
 and collections per generation, the objects it tracks (frozen ones
 excepted). SIGUSR2 asks for a full collection, then malloc_trim(0), with
-the RSS after each: what a collection frees, what the allocator then gives
-back, and what stays (live objects, or fragmentation).
+the RSS after each: what a collection frees (and of which types the
+unreachable objects were), what the allocator then gives back, and what
+stays (live objects, or fragmentation).
 
 STREAM_MAX_LIFETIME_SECONDS shortens the streams' lifetime here if
 streams/hub.py does not read it itself, so a short soak still cycles.
@@ -21,6 +22,7 @@ import os
 import runpy
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +66,15 @@ def _sample_forever(path: Path, seconds: float) -> None:
 def _collect(path: Path) -> None:
     before = _state()
     started = time.perf_counter()
+    # Keep what the collection finds (instead of freeing it) long enough to
+    # say what it is, then free it with a second collection.
+    gc.set_debug(gc.DEBUG_SAVEALL)
     found = gc.collect()
     collect_seconds = time.perf_counter() - started
+    garbage = Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.garbage)
+    gc.garbage.clear()
+    gc.set_debug(0)
+    gc.collect()
     after_collect = _rss_mb()
     trimmed = _malloc_trim()
     _write(
@@ -74,6 +83,7 @@ def _collect(path: Path) -> None:
             "kind": "collect",
             **before,
             "unreachable_found": found,
+            "garbage_types": garbage.most_common(20),
             "collect_seconds": collect_seconds,
             "rss_after_collect_mb": after_collect,
             "rss_after_trim_mb": _rss_mb() if trimmed else None,

@@ -644,6 +644,10 @@ def soak_cycles(stage: dict[str, Any]) -> list[dict[str, Any]]:
     return cycles
 
 
+def _types(counts: list[tuple[str, int]]) -> str:
+    return ", ".join(f"`{name}` {count:,}" for name, count in counts[:12]) or "–"
+
+
 def _nearest(samples: list[dict[str, Any]], at: float | None) -> dict[str, Any]:
     if at is None or not samples:
         return {}
@@ -702,6 +706,7 @@ def _soak(results: dict[str, Any]) -> list[str]:
             f"{collect.get('rss_mb', 0):.1f} MB → {collect.get('rss_after_collect_mb', 0):.1f} MB "
             "after the collection"
             + ("" if trimmed is None else f" → {trimmed:.1f} MB after malloc_trim(0)")
+            + f". Unreachable objects by type: {_types(collect.get('garbage_types', []))}"
             + ". What a collection frees was garbage waiting for the tuned thresholds; what "
             "only malloc_trim gives back was free memory the allocator kept; the rest is live "
             "or fragmented.",
