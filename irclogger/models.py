@@ -228,11 +228,8 @@ class LineQuerySet(models.QuerySet["Line"]):
 
     def latest_live_id(self) -> int:
         """The newest live line's id, 0 if none: where a page's stream resumes."""
-        return self.live_ids_newest_first().first() or 0
-
-    def live_ids_newest_first(self) -> "models.QuerySet[Line, int]":
-        """For latest_live_id, and for the hub, which runs it on its own connection."""
-        return self.after(0).order_by("-id").values_list("id", flat=True)
+        newest = self.after(0).order_by("-id").values_list("id", flat=True).first()
+        return newest or 0
 
     def matching(self, pieces: list[tuple[str, str]], channel_ids: list[int]) -> "LineQuerySet":
         """Lines of these channels matching query_pieces, through line_channel_search.

@@ -25,6 +25,7 @@ import gevent
 import psycopg2
 import psycopg2.extensions
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 from gevent.hub import Waiter, get_hub
 from gevent.socket import wait_read
@@ -257,6 +258,17 @@ class Ring:
                 self.shared.clear()
                 return
 
+    def resume_point(self) -> int:
+        """An id of this channel after which lies every line the ring has not heard.
+
+        A channel's lines commit in id order, so the last one heard, or the
+        floor a query showed, bounds whatever it committed unheard. A ring
+        that knows neither resumes from its least advanced client.
+        """
+        if self.floor is not None or self.last_id:
+            return max(self.last_id, self.floor or 0)
+        return min((client.last_id for client in self.clients), default=0)
+
     def covers(self, last_id: int) -> bool:
         """Whether every line after ``last_id`` is (or will be) in this ring."""
         return self.floor is not None and last_id >= self.floor
@@ -340,7 +352,8 @@ class Hub:
         self.ring_size = ring_size
         self.rings: dict[int, Ring] = {}
         self.conn: Any = None  # psycopg2 connection, untyped
-        self.seen_id: int | None = None
+        # Whether a LISTEN connection was ever open: a new one follows a gap.
+        self.connected_before = False
         self.stopping = False
         self.delivered = 0
         self.ticks = 0
@@ -583,16 +596,12 @@ class Hub:
             cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
             cursor.execute(f"LISTEN {CHANGE_CHANNEL}")
         self.conn = conn
+        reconnected = self.connected_before
+        self.connected_before = True
         self.epoch += 1
-        reconnected = self.seen_id is not None
         HUB_CONNECTED.set(1)
-        floor = self.seen_id
-        if floor is None:
-            self.seen_id = self._latest_id()
-            clients = [c for ring in self.rings.values() for c in ring.clients]
-            floor = min((c.last_id for c in clients), default=None)
-        if floor is not None and self.rings:
-            self._catch_up(floor)
+        if self.rings:
+            self._catch_up()
         if reconnected:
             self._recheck_access()
 
@@ -677,7 +686,6 @@ class Hub:
             if channel_id is None or line_id is None:
                 log.warning("ignoring notification %r", payload)
                 continue
-            self.seen_id = max(self.seen_id or 0, line_id)
             if line_id > self.latest.get(channel_id, 0):
                 self.latest[channel_id] = line_id
             if channel_id in self.rings:
@@ -749,20 +757,22 @@ class Hub:
     def _waiting(self) -> list[Client]:
         return [c for ring in self.rings.values() for c in ring.clients if c.waiter is not None]
 
-    def _latest_id(self) -> int:
-        rows = self._query(Line.objects.live_ids_newest_first()[:1])
-        return int(rows[0][0]) if rows else 0
+    def _catch_up(self) -> None:
+        """Deliver what the followed channels committed while nobody listened.
 
-    def _catch_up(self, floor: int) -> None:
-        lines = Line.objects.after(floor).filter(channel_id__in=list(self.rings))
-        rows = self._fetch(lines[: CATCH_UP_LIMIT + 1])
+        Each channel resumes from its own ring (Ring.resume_point), never from
+        the highest id heard anywhere: channels commit out of id order, so a
+        line of one channel may commit, unheard, after a higher id of another.
+        """
+        missed = Q()
+        for channel_id, ring in self.rings.items():
+            missed |= Q(channel_id=channel_id, id__gt=ring.resume_point())
+        rows = self._fetch(Line.objects.after(0).filter(missed)[: CATCH_UP_LIMIT + 1])
         if len(rows) > CATCH_UP_LIMIT:
             for ring in self.rings.values():
                 ring.drop_all()
             self.wake(self._waiting(), NEW)
             return
-        if rows:
-            self.seen_id = max(self.seen_id or 0, rows[-1].id)
         self.deliver(rows)
 
     def _fetch(self, lines: LineQuerySet) -> list[Row]:

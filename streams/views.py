@@ -158,8 +158,14 @@ class ChannelStream(StreamingSseView):
             return b""
         if hub.resume(client):
             return b""
-        missed = Line.objects.after(requested).filter(channel_id=self.channel_id)
-        lines = list(missed[: REPLAY_LIMIT + 1].rows())
+        # From the requested line itself: if it is one of this channel's, the
+        # ring may vouch from it (below); a made-up id, or another channel's,
+        # may lie above a line of this one still being written.
+        missed = Line.objects.after(requested - 1).filter(channel_id=self.channel_id)
+        lines = list(missed[: REPLAY_LIMIT + 2].rows())
+        known = bool(lines) and lines[0].id == requested
+        if known:
+            del lines[0]
         if len(lines) > REPLAY_LIMIT:
             client.last_id = Line.objects.filter(channel_id=self.channel_id).latest_live_id()
             hub.learn(ring, latest=client.last_id, floor=client.last_id, epoch=epoch)
@@ -167,9 +173,8 @@ class ChannelStream(StreamingSseView):
         if lines:
             client.last_id = lines[-1].id
             hub.learn(ring, latest=client.last_id, floor=client.last_id, epoch=epoch)
-        elif requested <= (hub.seen_id or 0):
-            # Nothing after it: the ring will hear every later line. (An id
-            # beyond anything heard could be made up: it teaches nothing.)
+        elif known:
+            # Nothing after it: the ring will hear every later line.
             hub.learn(ring, latest=None, floor=requested, epoch=epoch)
         client.sent = len(lines)
         LINES_DELIVERED.inc(len(lines))

@@ -6,14 +6,16 @@ import socket
 from collections.abc import Iterator
 
 import gevent
+import psycopg2
 import pytest
 from django.db import connection
 
-from irclogger.models import Channel, Line
-from irclogger.publish import write_lines
+from irclogger.models import Channel, Line, Network
+from irclogger.publish import NOTIFY_CHANNEL, write_lines
 from streams import hub as hubs
 from streams.hub import NEW, PING, STOP, Client, Hub, Overflow, Ring
 from tests.conftest import say
+from tests.servers import child_database_url
 
 
 def _line(channel: Channel, text: str, *, imported: bool = False) -> Line:
@@ -123,7 +125,7 @@ def test_it_ignores_channels_nobody_follows(
         hub.conn.poll()
     payloads = [n.payload for n in hub.conn.notifies]
     assert hub.handle(payloads) == 0
-    assert hub.seen_id == line.id
+    assert hub.position(private_channel.pk) == line.id
 
 
 def test_it_catches_up_after_losing_its_connection(hub: Hub, public_channel: Channel) -> None:
@@ -327,3 +329,40 @@ def test_a_chunked_client_gets_the_frames_as_http_chunks() -> None:
     client.chunked = True
     ring.append(1, b"data: x\n\n")
     assert ring.take(client) == (b"9\r\ndata: x\n\n\r\n", 1)
+
+
+def test_a_reconnect_catches_up_a_lower_id_committed_while_away(
+    hub: Hub, public_channel: Channel, network: Network
+) -> None:
+    """Channels commit out of id order: the catch-up resumes per channel, not from the top id.
+
+    Channel A's writer takes its id first and commits last, after the hub
+    heard a higher id on channel B and lost its connection.
+    """
+    other = Channel.objects.create(network=network, name="#other", slug="other", is_public=True)
+    hub.connect()
+    on_a = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    on_b = hub.subscribe(other.pk, last_id=0, sock=None)
+    slow = psycopg2.connect(child_database_url())
+    try:
+        with slow.cursor() as cursor:  # channel A's write, left open
+            cursor.execute(
+                "INSERT INTO irclogger_line"
+                " (channel_id, timestamp, kind, nick, target, text, imported)"
+                " VALUES (%s, now(), 'message', 'bob', '', 'late', false) RETURNING id",
+                [public_channel.pk],
+            )
+            late_id = int(cursor.fetchone()[0])
+            cursor.execute(
+                "SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, f"{public_channel.pk}:{late_id}"]
+            )
+        [early] = write_lines([_line(other, "early")])
+        assert early.id > late_id
+        _step_until(hub, 1)
+        assert _ids(on_b.ring.read(on_b)) == [early.id]
+        hub.disconnect()
+        slow.commit()  # heard by nobody
+    finally:
+        slow.close()
+    hub.connect()
+    assert _ids(on_a.ring.read(on_a)) == [late_id]

@@ -259,3 +259,24 @@ def test_a_head_request_answers_headers_only(client: Client, public_channel: Cha
     assert response.status_code == 200
     assert response["Content-Type"] == "text/event-stream"
     assert list(_stream(response)) == []
+
+
+def test_another_channels_id_teaches_the_ring_nothing(
+    anonymous_client: Client, public_channel: Channel
+) -> None:
+    """A resume point must be an id of the channel itself: another channel's
+    may lie above a line of this one still being written, which a catch-up
+    after a lost LISTEN connection would then skip."""
+    other = Channel.objects.create(network=public_channel.network, name="#other", slug="other")
+    [foreign] = publish(other, 1)
+    hub = hubs.get()
+    _until(lambda: hub.position(other.pk) == foreign.id, "the line was never heard")
+    response = anonymous_client.get(URL, HTTP_LAST_EVENT_ID=str(foreign.id))
+    _first(response)
+    assert hub.rings[public_channel.pk].floor is None
+    response.close()
+    [own] = publish(public_channel, 1)
+    response = anonymous_client.get(URL, HTTP_LAST_EVENT_ID=str(own.id))
+    _first(response)
+    assert hub.rings[public_channel.pk].floor == own.id
+    response.close()
