@@ -128,6 +128,7 @@ class Client:
         "access",
         "chunked",
         "direct",
+        "ended",
         "expires",
         "gone",
         "hangup",
@@ -159,6 +160,7 @@ class Client:
         self.user_id = user_id
         self.session = session  # publish.session_tag() of the reader's session
         self.revoked = False
+        self.ended = False  # its last frame (a retry:) was taken
         # Whether the live path writes to the socket itself (Hub.follow), and
         # whether the response is HTTP/1.1 chunked: it then sends the ring's
         # pre-framed chunks. The view sets both for gunicorn's HTTP/1.x.
@@ -442,51 +444,57 @@ class Hub:
         Each write is timed (``client.writing``): the ticker cuts a client
         whose write has not finished within WRITE_TIMEOUT_SECONDS.
         """
-        sock = client.sock if client.direct else None
-        for data in self._frames(client):
+        if client.direct:
+            self.serve(client)
+            return
+        while (data := self._next_write(client)) is not None:
             client.writing = self.clock
-            if sock is not None:
-                # One send per wake on the raw socket, past Django's and
-                # gunicorn's layers: the bytes are already framed as the
-                # response is (gunicorn sent the headers with the replay).
-                try:
-                    sock.sendall(data)
-                except OSError:
-                    client.gone = True
-                    return
-            else:
-                yield data
+            yield data
             client.writing = 0.0
 
-    def _frames(self, client: Client) -> Generator[bytes, None, None]:
-        """The stream's writes, each in the client's framing."""
-        while True:
-            if client.revoked:
+    def serve(self, client: Client) -> None:
+        """Follow for a direct client: one send per wake on the raw socket.
+
+        The bytes are already framed as the response is (gunicorn sent the
+        headers with the replay). A plain call, not a generator: a waiting
+        stream keeps fewer frames alive (docs/DESIGN.md, "Memory per stream").
+        """
+        sock = client.sock
+        assert sock is not None
+        while (data := self._next_write(client)) is not None:
+            client.writing = self.clock
+            try:
+                sock.sendall(data)
+            except OSError:
+                client.gone = True
                 return
+            client.writing = 0.0
+
+    def _next_write(self, client: Client) -> bytes | None:
+        """The stream's next write, in the client's framing; None when it ends."""
+        while True:
+            if client.revoked or client.ended:
+                return None
             try:
                 data, count = client.ring.take(client)
             except Overflow:
                 QUEUE_OVERFLOWS.inc()
-                yield _framed(client, retry_frame(RETRY_MS))
-                return
+                client.ended = True  # this frame is the last
+                return _framed(client, retry_frame(RETRY_MS))
             if count:
                 self.delivered += count
                 client.sent += count
-                yield data
-                continue
+                return data
             if client.hangup and self._has_hung_up(client):
-                return
+                return None
             token = self.wait(client)
             if token == REVOKED:
-                return
-            if token == STOP:
-                yield _framed(client, retry_frame(RETRY_AFTER_END_MS))
-                return
+                return None
+            if token == STOP or (token == PING and time.monotonic() > client.expires):
+                client.ended = True  # this frame is the last
+                return _framed(client, retry_frame(RETRY_AFTER_END_MS))
             if token == PING:
-                if time.monotonic() > client.expires:
-                    yield _framed(client, retry_frame(RETRY_AFTER_END_MS))
-                    return
-                yield KEEPALIVE_CHUNK if client.chunked else KEEPALIVE
+                return KEEPALIVE_CHUNK if client.chunked else KEEPALIVE
 
     def wait(self, client: Client) -> str:
         if self.stopping:

@@ -48,7 +48,10 @@ class ChannelStream(StreamingSseView):
         if request.method == "HEAD":
             # The headers a GET would have, and no stream to hold open.
             return sse_response(iter(()))
-        return super().dispatch(request, network=network, channel=channel, **kwargs)
+        # The view's own generator, not StreamingSseView's wrapper around it:
+        # each generator level is a frame every waiting stream keeps alive
+        # (docs/DESIGN.md, "Memory per stream").
+        return sse_response(self.iterator())
 
     @staticmethod
     def _authorize(
@@ -75,7 +78,9 @@ class ChannelStream(StreamingSseView):
     @staticmethod
     def _requested_id(request: HttpRequest) -> int | None:
         """Last-Event-ID (a reconnect) wins over the page's query parameter."""
-        candidates = [("Last-Event-ID", request.headers.get("Last-Event-ID"))]
+        # From META: request.headers would build (and keep, for the stream's
+        # whole life) a second copy of every header.
+        candidates = [("Last-Event-ID", request.META.get("HTTP_LAST_EVENT_ID"))]
         candidates += [(name, request.GET.get(name)) for name in LAST_ID_PARAMS]
         for name, raw in candidates:
             if raw is not None:
@@ -85,7 +90,7 @@ class ChannelStream(StreamingSseView):
                     raise BadRequest(str(exc)) from exc
         return None
 
-    def iterator(self) -> Iterator[bytes | None]:
+    def iterator(self) -> Iterator[bytes]:
         hub = hubs.get()
         requested = self.get_last_id()
         client = self._subscribe(hub, requested)
@@ -102,12 +107,15 @@ class ChannelStream(StreamingSseView):
                 yield retry_frame()
                 reason = "ended"
                 return
-            replay = self._replay(hub, client, requested)
+            replay = retry_frame() + self._replay(hub, client, requested)
             release_connection()  # an open stream holds no connection
             client.writing = hub.clock
             yield replay
             client.writing = 0.0
-            yield from hub.follow(client)
+            if client.direct:
+                hub.serve(client)
+            else:
+                yield from hub.follow(client)
             # Overflow, slow write, revoked access, maximum life or shutdown.
             reason = "client_gone" if client.gone else "ended"
         except GeneratorExit:

@@ -3,7 +3,7 @@
 import logging
 from typing import Any
 
-from django.db import DatabaseError, connection, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,10 @@ def release_connection() -> None:
     trap 1). Inside a caller's transaction (a test's) the connection is the
     caller's: closing it there would break that transaction.
     """
+    if not any(c.alias == DEFAULT_DB_ALIAS for c in connections.all(initialized_only=True)):
+        # None here yet: touching ``connection`` would make this greenlet a
+        # DatabaseWrapper of its own (~3 KiB that an open stream would keep).
+        return
     if connection.in_atomic_block:
         return
     try:
