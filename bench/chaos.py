@@ -87,6 +87,8 @@ class FaultRecord:
     detail: str = ""
     settled: bool = False
     settle_seconds: float | None = None
+    # When the run stopped waiting for it to settle (settled or not).
+    ended: float | None = None
     pages: dict[str, Any] = field(default_factory=dict)
 
 
@@ -262,8 +264,9 @@ def _settle(record: FaultRecord, plan: Plan, loadgen: Loadgen, writer: "Writer")
         ):
             record.settled = True
             record.settle_seconds = time.time() - record.at
-            return
+            break
         time.sleep(POLL_SECONDS)
+    record.ended = time.time()
 
 
 def _wait_for(condition: Callable[[], bool], timeout: float) -> bool:
@@ -281,7 +284,7 @@ def _fault_figures(
     """The fault's storm as the clients saw it, and the lines written in its window."""
     storms: list[dict[str, Any]] = result.get("storms", [])
     storm = next((s for s in storms if s.get("fault") == record.name), {})
-    window_end = record.at + (record.settle_seconds or 0.0)
+    window_end = record.ended or record.at
     # A line committed just before the fault may still be on its way to the
     # streams when it strikes: the window opens a little earlier.
     window_start = record.at - WINDOW_LEAD_SECONDS

@@ -393,8 +393,9 @@ def motion_goals(stages: dict[str, Any]) -> list[str]:
     else:
         ready, n = storm["ready"], storm["clients"]
         figure = (
-            f"{ready.get('ready', 0):,} of {n:,} connected, {ready.get('failed', 0):,} failed "
-            f"{ready.get('failure_reasons') or ''}; connect p50 {_s(ready.get('connect_p50'))}, "
+            f"{ready.get('ready', 0):,} of {n:,} connected, {ready.get('failed', 0):,} failed"
+            f"{' ' + str(ready['failure_reasons']) if ready.get('failure_reasons') else ''}; "
+            f"connect p50 {_s(ready.get('connect_p50'))}, "
             f"p99 {_s(ready.get('connect_p99'))}"
         )
         rows.append(_goal_row(text, figure, _at_size(n, ready.get("failed") == 0)))
@@ -568,7 +569,7 @@ _FAULT_LEGEND = (
     "*dropped*: clients whose stream ended; *all back*: seconds from the first drop until "
     "the last client streamed again; *settled*: seconds from the fault until every client "
     "had a line written after it; *lines*: committed from 1 s before the fault until "
-    "settled; *lost / repeated*: "
+    "settled (or the wait for it ended); *lost / repeated*: "
     "of those, summed over clients (a line missing for 3 clients counts 3); *pages*: the "
     "channel's day page requested one after another from the fault until settled."
 )
@@ -595,7 +596,14 @@ def _fault_stage(results: dict[str, Any], key: str, title: str) -> list[str]:
         f"reconnects; {load.get('reloads', 0):,} `reload` events to "
         f"{load.get('clients_reloaded', 0):,} clients too far behind for a replay (their "
         f"{load.get('reloaded_lines', 0):,} skipped lines come with the page's HTML, not "
-        "the stream, and count as neither lost nor delivered); delivery p50 / p99 "
+        "the stream, and count as neither lost nor delivered); "
+        + (
+            "every client had the last line when the run ended; "
+            if stage.get("caught_up_at_end")
+            else "**not every client had the last line when the run ended** (lines still on "
+            "their way count as lost); "
+        )
+        + "delivery p50 / p99 "
         f"{ms(load.get('latency', {}).get('p50'))} / "
         f"{ms(load.get('latency', {}).get('p99'))} ms (replays after a drop included).",
         "",
