@@ -2,6 +2,7 @@
 
 import datetime as dt
 import http.client
+import io
 import json
 import logging
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from irclogger.models import Channel, Line
-from irclogger.ops_log import JsonFormatter
+from irclogger.ops_log import JsonFormatter, _emit, _json_streams
 from irclogger.publish import write_lines
 from tests.nginx import get, nginx
 from tests.servers import gunicorn
@@ -87,3 +88,45 @@ def test_it_logs_the_clients_address_not_nginxs(tmp_path: Path, public_channel: 
     ]
     assert status == 200
     assert [r["client"] for r in requests] == ["127.0.0.2"]
+
+
+def _logger(name: str, formatter: logging.Formatter) -> tuple[logging.Logger, io.StringIO]:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(formatter)
+    logger = logging.getLogger(name)
+    logger.handlers, logger.propagate, logger.level = [handler], False, logging.INFO
+    return logger, out
+
+
+def test_the_quick_path_writes_what_the_formatter_would() -> None:
+    quick, quick_out = _logger("tests.ops_log.quick", JsonFormatter())
+    slow, slow_out = _logger("tests.ops_log.slow", JsonFormatter())
+    slow.addFilter(lambda record: True)  # a filter: the logging module's own path
+    assert _json_streams(quick) is not None
+    assert _json_streams(slow) is None
+    fields = {"network": "libera", "channel": "#é\n", "last_event_id": None, "lines_sent": 3}
+    _emit(quick, "stream_open", **fields)
+    _emit(slow, "stream_open", **fields)
+    [quick_line] = quick_out.getvalue().splitlines()
+    [slow_line] = slow_out.getvalue().splitlines()
+    quick_record, slow_record = json.loads(quick_line), json.loads(slow_line)
+    assert quick_record.pop("logger") == "tests.ops_log.quick"
+    assert slow_record.pop("logger") == "tests.ops_log.slow"
+    assert dt.datetime.fromisoformat(quick_record.pop("time")).utcoffset() == dt.timedelta(0)
+    assert dt.datetime.fromisoformat(slow_record.pop("time")).utcoffset() == dt.timedelta(0)
+    assert quick_record == slow_record == {"level": "info", "event": "stream_open", **fields}
+    assert quick_line.isascii()
+
+
+def test_a_filtered_level_writes_nothing() -> None:
+    logger, out = _logger("tests.ops_log.quiet", JsonFormatter())
+    logger.setLevel(logging.WARNING)
+    _emit(logger, "stream_open", network="libera")
+    assert out.getvalue() == ""
+
+
+def test_another_formatter_gets_a_record() -> None:
+    logger, out = _logger("tests.ops_log.plain", logging.Formatter("%(name)s %(message)s"))
+    _emit(logger, "stream_close", reason="ended")
+    assert out.getvalue() == "tests.ops_log.plain stream_close\n"
