@@ -160,3 +160,43 @@ def test_a_ping_during_a_burst_loses_nothing(hub: Hub, public_channel: Channel) 
     finally:
         listener.kill()
         writer.close()
+
+
+def test_a_lost_connection_loses_no_line_committed_out_of_id_order(
+    hub: Hub, public_channel: Channel
+) -> None:
+    """Channel A takes an id, channel B commits a higher one, the hub's connection
+    is killed, then A commits: the reconnected hub's catch-up still brings A's line."""
+    other = Channel.objects.create(network=public_channel.network, name="#other", slug="other")
+    hub.start(should_stop=lambda: False)
+    _listening(hub)
+    on_a = hub.subscribe(public_channel.pk, last_id=0, sock=None)
+    on_b = hub.subscribe(other.pk, last_id=0, sock=None)
+    slow, admin, writer = Writer(public_channel), Writer(other), Writer(other)
+    try:
+        with slow.conn.cursor() as cursor:  # A's write, left open
+            cursor.execute(
+                "INSERT INTO irclogger_line"
+                " (channel_id, timestamp, kind, nick, target, text, imported)"
+                " VALUES (%s, now(), 'message', 'bob', '', 'late', false) RETURNING id",
+                [public_channel.pk],
+            )
+            late = int(cursor.fetchone()[0])
+            cursor.execute(
+                "SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, f"{public_channel.pk}:{late}"]
+            )
+        early = writer.commit_one("early")
+        assert early > late
+        assert _receive(on_b, [early]) == [early]
+        with admin.conn, admin.conn.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [hub.conn.get_backend_pid()])
+        deadline = time.monotonic() + ARRIVAL_SECONDS
+        while hub.is_listening():
+            assert time.monotonic() < deadline, "the hub never noticed"
+            gevent.sleep(0.01)
+        slow.conn.commit()  # while the hub waits to reconnect: heard by nobody
+        _listening(hub)
+        assert _receive(on_a, [late]) == [late]
+    finally:
+        for each in (slow, admin, writer):
+            each.close()
