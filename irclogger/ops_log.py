@@ -78,15 +78,16 @@ def stream_closed(
 
 
 def _emit(logger: logging.Logger, event: str, **fields: Any) -> None:
-    """One line, built with one json.dumps where LOGGING sends it the usual way.
+    """One line, built with one JSON encode where LOGGING sends it the usual way.
 
     A stream's open and close are logged per stream, thousands at once after
     a deploy: the LogRecord, its caller lookup and python-json-logger's field
     merging cost about 16 us a line, this about 6. And a LogRecord asks
     threading.current_thread(), which under gevent gives each stream's
     greenlet a _DummyThread for its whole life (4.4 KiB; docs/DESIGN.md,
-    "Memory per stream"). The line is the one JsonFormatter would write. Any other set-up (a filter, another handler
-    or formatter, propagation) takes the logging module's own path.
+    "Memory per stream"). The line is the one JsonFormatter would write. Any
+    other set-up (a filter, another handler or formatter, propagation) takes
+    the logging module's own path.
     """
     if not logger.isEnabledFor(logging.INFO):
         return
