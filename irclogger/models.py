@@ -17,15 +17,15 @@ from django.contrib.postgres.search import (
     SearchVectorField,
 )
 from django.core.exceptions import ValidationError
-from django.db import models
-from django.db.models import Func, OuterRef, Q, Subquery, Value
-from django.db.models.functions import Cast
+from django.db import connections, models
+from django.db.models import Count, Func, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, TruncDate
 
 # LineKind is defined in kinds.py (rendering reads it without the ORM); the
 # bot and the importers import it from here with the models.
 from irclogger.formatting import CODE_PATTERN, render_irc
 from irclogger.kinds import LineKind as LineKind
-from irclogger.params import day_bounds, parse_zone
+from irclogger.params import day_bounds, parse_zone, zone_name
 
 # The text search configuration used by the stored vector and by queries;
 # they must match or nothing is found.
@@ -220,6 +220,80 @@ class LineQuerySet(models.QuerySet["Line"]):
         they had just been said.
         """
         return self.filter(id__gt=line_id, imported=False).order_by("id").defer("search_vector")
+
+    def time_of(self, line_id: int) -> dt.datetime | None:
+        """When line ``line_id`` was written, if it is one of these lines."""
+        return self.filter(id=line_id).values_list("timestamp", flat=True).first()
+
+    def reading_after(self, at: dt.datetime | None, line_id: int) -> "LineQuerySet":
+        """These lines after (``at``, ``line_id``) in reading order (time, then id);
+        all of them when ``at`` is None (an unknown line)."""
+        if at is None:
+            return self
+        return self.filter(Q(timestamp__gt=at) | Q(timestamp=at, id__gt=line_id))
+
+    def reading_before(self, at: dt.datetime | None, line_id: int) -> "LineQuerySet":
+        """These lines before (``at``, ``line_id``) in reading order; all when ``at`` is None."""
+        if at is None:
+            return self
+        return self.filter(Q(timestamp__lt=at) | Q(timestamp=at, id__lt=line_id))
+
+    def day_counts(self, start: dt.datetime, end: dt.datetime, tz: dt.tzinfo) -> dict[dt.date, int]:
+        """Lines per calendar day in ``tz``, for the days in [start, end) that have any."""
+        days = (
+            self.filter(timestamp__gte=start, timestamp__lt=end)
+            .annotate(day=TruncDate("timestamp", tzinfo=tz))
+            .order_by()
+            .values("day")
+            .annotate(lines=Count("id"))
+            .values_list("day", "lines")
+        )
+        return dict(days)
+
+    def active_days(
+        self, channel_id: int, first: dt.date, last: dt.date, tz: dt.tzinfo
+    ) -> set[dt.date]:
+        """The days from ``first`` to ``last`` (in ``tz``) on which the channel has lines."""
+        # One EXISTS per day walks the (channel, timestamp) index a few rows at a
+        # time; a DISTINCT over the month would read every line of the month.
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT d::date FROM generate_series(%s::date, %s::date, '1 day') AS d
+                WHERE EXISTS (
+                    SELECT 1 FROM irclogger_line
+                    WHERE channel_id = %s
+                      AND timestamp >= (d::timestamp AT TIME ZONE %s)
+                      AND timestamp < ((d + interval '1 day')::timestamp AT TIME ZONE %s))
+                """,
+                [first, last, channel_id, zone_name(tz), zone_name(tz)],
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    def nearest_times(
+        self, channel_id: int, bounds: tuple[dt.datetime, dt.datetime, dt.datetime, dt.datetime]
+    ) -> list[dt.datetime | None]:
+        """The channel's last line time before bounds[0], its first at or after
+        bounds[1], its last before bounds[2] and its first at or after bounds[3]
+        (None where there is none): a day's neighbours and its month's."""
+        # One query, one index probe on (channel, timestamp) per bound.
+        with connections[self.db].cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT
+                  (SELECT max(timestamp) FROM irclogger_line
+                   WHERE channel_id = %s AND timestamp < %s),
+                  (SELECT min(timestamp) FROM irclogger_line
+                   WHERE channel_id = %s AND timestamp >= %s),
+                  (SELECT max(timestamp) FROM irclogger_line
+                   WHERE channel_id = %s AND timestamp < %s),
+                  (SELECT min(timestamp) FROM irclogger_line
+                   WHERE channel_id = %s AND timestamp >= %s)
+                """,
+                [value for bound in bounds for value in (channel_id, bound)],
+            )
+            row = cursor.fetchone()
+        return list(row) if row else [None] * len(bounds)
 
     def rows(self) -> "models.QuerySet[Any]":
         """Named rows of ROW_FIELDS instead of model instances: a third of the

@@ -148,3 +148,26 @@ def test_it_strips_codes_in_postgresql_as_the_formatter_does(db: None) -> None:
 def test_it_finds_a_word_that_follows_a_colour_code(public_channel: Channel) -> None:
     coloured = say(public_channel, "\x0304error\x03 in the build")
     assert list(Line.objects.search("error")) == [coloured]
+
+
+def test_it_counts_lines_per_day_in_the_channels_zone(public_channel: Channel) -> None:
+    # 23:30 UTC on the 9th of March is 00:30 on the 10th in Paris.
+    say(public_channel, "late", at=dt.datetime(2024, 3, 9, 23, 30, tzinfo=dt.UTC))
+    say(public_channel, "noon", at=NOON)
+    start = dt.datetime(2024, 3, 1, tzinfo=PARIS)
+    end = dt.datetime(2024, 4, 1, tzinfo=PARIS)
+    assert public_channel.lines.day_counts(start, end, PARIS) == {dt.date(2024, 3, 10): 2}
+    assert public_channel.lines.day_counts(start, end, dt.UTC) == {
+        dt.date(2024, 3, 9): 1,
+        dt.date(2024, 3, 10): 1,
+    }
+
+
+def test_it_pages_in_reading_order_around_a_line(public_channel: Channel) -> None:
+    first, second, third = (say(public_channel, text) for text in ("a", "b", "c"))
+    lines = public_channel.lines.in_order()
+    at = lines.time_of(second.id)
+    assert at == NOON
+    assert list(lines.reading_after(at, second.id)) == [third]
+    assert list(lines.reading_before(at, second.id)) == [first]
+    assert list(lines.reading_after(None, second.id)) == [first, second, third]

@@ -2,13 +2,12 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from irclogger.lines import render_log
-from irclogger.models import Channel
+from irclogger.models import Channel, Line
 from irclogger.params import day_start, zone_name
 from irclogger.views._common import (
     channel_base,
@@ -82,25 +81,14 @@ class NearbyDays:
 def _nearby_days(channel: Channel, day: dt.date, tz: dt.tzinfo) -> NearbyDays:
     # One query, four index probes on (channel, timestamp): max before, min after.
     first, last = _month_of(day)
-    bounds = [
+    bounds = (
         day_start(day, tz),
         day_start(day + dt.timedelta(days=1), tz),
         day_start(first, tz),
         day_start(last + dt.timedelta(days=1), tz),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT
-              (SELECT max(timestamp) FROM irclogger_line WHERE channel_id = %s AND timestamp < %s),
-              (SELECT min(timestamp) FROM irclogger_line WHERE channel_id = %s AND timestamp >= %s),
-              (SELECT max(timestamp) FROM irclogger_line WHERE channel_id = %s AND timestamp < %s),
-              (SELECT min(timestamp) FROM irclogger_line WHERE channel_id = %s AND timestamp >= %s)
-            """,
-            [value for bound in bounds for value in (channel.pk, bound)],
-        )
-        row = cursor.fetchone()
-    days = [stamp.astimezone(tz).date() if stamp else None for stamp in row or (None,) * 4]
+    )
+    row = Line.objects.nearest_times(channel.pk, bounds)
+    days = [stamp.astimezone(tz).date() if stamp else None for stamp in row]
     return NearbyDays(*days)
 
 
@@ -109,31 +97,13 @@ def _month_of(day: dt.date) -> tuple[dt.date, dt.date]:
     return first, first.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def _active_days(channel: Channel, first: dt.date, last: dt.date, tz: dt.tzinfo) -> set[dt.date]:
-    # One EXISTS per day walks the (channel, timestamp) index a few rows at a
-    # time; a DISTINCT over the month would read every line of the month.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT d::date FROM generate_series(%s::date, %s::date, '1 day') AS d
-            WHERE EXISTS (
-                SELECT 1 FROM irclogger_line
-                WHERE channel_id = %s
-                  AND timestamp >= (d::timestamp AT TIME ZONE %s)
-                  AND timestamp < ((d + interval '1 day')::timestamp AT TIME ZONE %s))
-            """,
-            [first, last, channel.pk, zone_name(tz), zone_name(tz)],
-        )
-        return {row[0] for row in cursor.fetchall()}
-
-
 def month_calendar(
     channel: Channel, day: dt.date, tz: dt.tzinfo, tzq: str, nearby: NearbyDays
 ) -> dict[str, object]:
     """Weeks of the month, each day with a link when it has lines, and the
     nearest active days of the months before and after (month navigation)."""
     weeks = calendar.Calendar().monthdatescalendar(day.year, day.month)
-    active = _active_days(channel, weeks[0][0], weeks[-1][-1], tz)
+    active = Line.objects.active_days(channel.pk, weeks[0][0], weeks[-1][-1], tz)
     base = {"network": channel.network.slug, "channel": channel.slug}
 
     def cell(d: dt.date) -> dict[str, object]:

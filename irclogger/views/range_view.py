@@ -2,7 +2,6 @@ import datetime as dt
 
 from django.conf import settings
 from django.core.exceptions import BadRequest
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -81,27 +80,16 @@ def _check_range(start: dt.date, end: dt.date) -> None:
         raise BadRequest(f"A range covers at most {MAX_RANGE_DAYS} days.")
 
 
-def _anchor(channel: Channel, line_id: int) -> dt.datetime | None:
-    """When ``line_id`` was written, looked up in this channel only.
-
-    An id from any other channel (a private one above all) is treated as
-    unknown, so the answer never tells whether such a line exists or when it
-    was written.
-    """
-    return channel.lines.filter(id=line_id).values_list("timestamp", flat=True).first()
-
-
 def _after_line(channel: Channel, lines: LineQuerySet, line_id: int) -> LineQuerySet:
-    """Lines that come after ``line_id`` in reading order (time, then id)."""
-    anchor = _anchor(channel, line_id)
-    if anchor is None:
-        return lines
-    return lines.filter(Q(timestamp__gt=anchor) | Q(timestamp=anchor, id__gt=line_id))
+    """Lines that come after ``line_id`` in reading order (time, then id).
+
+    The line is looked up in this channel only: an id from any other channel (a
+    private one above all) is treated as unknown, so the answer never tells
+    whether such a line exists or when it was written.
+    """
+    return lines.reading_after(channel.lines.time_of(line_id), line_id)
 
 
 def _before_line(channel: Channel, lines: LineQuerySet, line_id: int) -> LineQuerySet:
-    """Lines that come before ``line_id`` in reading order."""
-    anchor = _anchor(channel, line_id)
-    if anchor is None:
-        return lines
-    return lines.filter(Q(timestamp__lt=anchor) | Q(timestamp=anchor, id__lt=line_id))
+    """Lines that come before ``line_id`` in reading order (see _after_line)."""
+    return lines.reading_before(channel.lines.time_of(line_id), line_id)

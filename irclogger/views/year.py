@@ -3,13 +3,12 @@
 import calendar
 import datetime as dt
 
-from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from irclogger.models import Channel
-from irclogger.params import EARLIEST, LATEST, day_bounds, zone_name
+from irclogger.params import EARLIEST, LATEST, day_bounds
 from irclogger.views._common import get_channel, get_tz, tz_query, zone_context
 
 # Heat levels 1..HEAT_LEVELS, as a share of the busiest day (CSS: heat-N).
@@ -57,16 +56,7 @@ def year(request: HttpRequest, network: str, channel: str, year: int) -> HttpRes
 
 def _day_counts(channel: Channel, year: int, tz: dt.tzinfo) -> dict[dt.date, int]:
     start, end = day_bounds(dt.date(year, 1, 1), dt.date(year, 12, 31), tz)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT (timestamp AT TIME ZONE %s)::date AS day, count(*) FROM irclogger_line
-            WHERE channel_id = %s AND timestamp >= %s AND timestamp < %s
-            GROUP BY day
-            """,
-            [zone_name(tz), channel.pk, start, end],
-        )
-        return {row[0]: row[1] for row in cursor.fetchall()}
+    return channel.lines.day_counts(start, end, tz)
 
 
 def _has_lines_before(channel: Channel, year: int, tz: dt.tzinfo) -> bool:
