@@ -18,7 +18,7 @@ from irclogger.kinds import PRESENCE_KINDS, LineKind
 
 
 class Line(Protocol):
-    """A Line model instance, or a row from ``LineQuerySet.rows()``."""
+    """What the template reads of a line: a Line model instance or a ShownLine row."""
 
     @property
     def id(self) -> int: ...

@@ -19,7 +19,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Generator, Iterable
-from typing import Any, NamedTuple
+from typing import Any
 
 import gevent
 import psycopg2
@@ -39,7 +39,7 @@ from irclogger.metrics import (
     LINES_DELIVERED,
     QUEUE_OVERFLOWS,
 )
-from irclogger.models import ROW_FIELDS, Channel, Line, LineQuerySet
+from irclogger.models import Channel, Line, LineQuerySet, ShownLine
 from irclogger.params import parse_id
 from irclogger.publish import CHANGE_CHANNEL, NOTIFY_CHANNEL
 from streams.sse import (
@@ -107,16 +107,6 @@ STAFF = "staff"  # staff see every channel
 # A redaction frame carries no line id of its own (ids[slot] below): every
 # client positioned before it gets it, whatever its last id.
 EVENT_ID = -1
-
-
-class Row(NamedTuple):
-    channel_id: int
-    id: int
-    timestamp: Any
-    kind: str
-    nick: str
-    target: str
-    text: str
 
 
 class Overflow(Exception):
@@ -702,7 +692,7 @@ class Hub:
             return 0
         return self.deliver(self._fetch(Line.objects.after(0).filter(id__in=wanted)))
 
-    def deliver(self, rows: list[Row]) -> int:
+    def deliver(self, rows: list[ShownLine]) -> int:
         """Render each line once, append it to its ring, wake the waiting clients."""
         touched: dict[int, Ring] = {}
         for row in rows:
@@ -783,8 +773,8 @@ class Hub:
             return
         self.deliver(rows)
 
-    def _fetch(self, lines: LineQuerySet) -> list[Row]:
-        return [Row(*row) for row in self._query(lines.values_list("channel_id", *ROW_FIELDS))]
+    def _fetch(self, lines: LineQuerySet) -> list[ShownLine]:
+        return [ShownLine(*row) for row in self._query(lines.values_list(*ShownLine._fields))]
 
     def _query(self, queryset: Any) -> list[tuple[Any, ...]]:
         # The ORM writes the SQL; the hub's own connection runs it, so the

@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 from django.db import connection
 
-from irclogger.models import Channel, Line, Network
+from irclogger.models import Channel, Line, Network, ShownLine
 from irclogger.publish import NOTIFY_CHANNEL, write_lines
 from streams import hub as hubs
 from streams.hub import NEW, PING, STOP, Client, Hub, Overflow, Ring
@@ -202,7 +202,7 @@ def test_it_cuts_a_client_stuck_writing(hub: Hub, public_channel: Channel) -> No
     stuck = hub.subscribe(public_channel.pk, last_id=0, sock=mine)
     reader = hub.subscribe(public_channel.pk, last_id=0, sock=None)
     rows = [
-        hubs.Row(public_channel.pk, n, dt.datetime.now(dt.UTC), "message", "bob", "", "x")
+        ShownLine(n, dt.datetime.now(dt.UTC), "message", "bob", "", "x", public_channel.pk)
         for n in range(1, 2 + 8 + hubs.OVERFLOW_SCAN_EVERY)
     ]
     reader_waiting = gevent.spawn(hub.wait, reader)

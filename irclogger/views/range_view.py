@@ -5,9 +5,8 @@ from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from irclogger.lines import Line as LineRow
 from irclogger.lines import render_log
-from irclogger.models import Channel, LineQuerySet
+from irclogger.models import Channel, LineQuerySet, ShownLine
 from irclogger.params import day_bounds, zone_name
 from irclogger.views._common import (
     channel_base,
@@ -63,7 +62,7 @@ def date_range(
 
 def _page(
     channel: Channel, lines: LineQuerySet, after: int | None, before: int | None
-) -> list[LineRow]:
+) -> list[ShownLine]:
     size = settings.RANGE_PAGE_SIZE
     if before is not None:
         earlier = _before_line(channel, lines, before).order_by("-timestamp", "-id")
