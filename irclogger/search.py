@@ -236,9 +236,10 @@ def search_lines(form: SearchForm, user: User) -> SearchPage:
             page, more = _page_of(matches, data, newest_first)
         else:
             page, more = _page(lines, data, newest_first)
-    if pieces:
-        page = _with_headlines(page, pieces)
-    results = _with_context([Result(line, snippet_html(line)) for line in page])
+    headlines = _headlines(page, pieces) if pieces else {}
+    results = _with_context(
+        [Result(line, snippet_html(line, headlines.get(line.id, ""))) for line in page]
+    )
     going_back = data.get("before") is not None
     next_after = Cursor.of(page[-1]) if page and (more or going_back) else None
     previous_before = (
@@ -345,10 +346,10 @@ def _page_of(
     return [by_id[line_id] for _, line_id in chosen if line_id in by_id], more
 
 
-def _with_headlines(page: list[Line], pieces: list[tuple[str, str]]) -> list[Line]:
-    """The page's lines with PostgreSQL's headline (the words that matched)."""
+def _headlines(page: list[Line], pieces: list[tuple[str, str]]) -> dict[int, str]:
+    """PostgreSQL's headline (the words that matched) of each line of the page, by id."""
     if not page:
-        return page
+        return {}
     # A line's own U+E000/U+E001 are removed first: they cannot pose as marks.
     source = Func(
         stripped_text(),
@@ -365,14 +366,11 @@ def _with_headlines(page: list[Line], pieces: list[tuple[str, str]]) -> list[Lin
         stop_sel=HEADLINE_STOP,
         highlight_all=True,
     )
-    found = dict(
+    return dict(
         Line.objects.filter(id__in=[line.id for line in page])
         .annotate(headline=headline)
         .values_list("id", "headline")
     )
-    for line in page:
-        line.headline = found.get(line.id, "")  # type: ignore[attr-defined]
-    return page
 
 
 def matched_words(headline: str) -> set[str]:
@@ -384,7 +382,7 @@ def matched_words(headline: str) -> set[str]:
 _TAG = re.compile(r"(<[^>]*>)")
 
 
-def snippet_html(line: Line) -> str:
+def snippet_html(line: Line, headline: str) -> str:
     """The line rendered as on its day page, the matched words in <mark>.
 
     Marks go into text between tags only, never inside a spoiler (text in
@@ -392,7 +390,7 @@ def snippet_html(line: Line) -> str:
     PostgreSQL's headline, not from anything the line's text can forge.
     """
     rendered = render_irc(line.text)
-    words = matched_words(getattr(line, "headline", "") or "")
+    words = matched_words(headline)
     if not words:
         return rendered
     alternatives = "|".join(re.escape(html.escape(w)) for w in sorted(words, key=len, reverse=True))
