@@ -10,9 +10,6 @@ excepted). SIGUSR2 asks for a full collection, then malloc_trim(0), with
 the RSS after each: what a collection frees (and of which types the
 unreachable objects were), what the allocator then gives back, and what
 stays (live objects, or fragmentation).
-
-STREAM_MAX_LIFETIME_SECONDS shortens the streams' lifetime here if
-streams/hub.py does not read it itself, so a short soak still cycles.
 """
 
 import ctypes
@@ -34,25 +31,12 @@ def post_worker_init(worker: Any) -> None:
     _BASE["post_worker_init"](worker)
     import gevent
 
-    _shorten_lifetime()
     folder = Path(os.environ.get("SOAK_PROBE_DIR", "bench/out/probe"))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{os.getpid()}.jsonl"
     seconds = float(os.environ.get("SOAK_PROBE_SECONDS", "30"))
     gevent.spawn(_sample_forever, path, seconds)
     gevent.signal_handler(signal.SIGUSR2, lambda: gevent.spawn(_collect, path))
-
-
-def _shorten_lifetime() -> None:
-    raw = os.environ.get("STREAM_MAX_LIFETIME_SECONDS")
-    if not raw:
-        return
-    from streams import hub
-
-    lifetime = float(raw)
-    if getattr(hub, "MAX_LIFETIME_SECONDS", None) == (540.0, 660.0):
-        # The same ±10 % jitter as the default: streams do not end together.
-        hub.MAX_LIFETIME_SECONDS = (lifetime * 0.9, lifetime * 1.1)
 
 
 def _sample_forever(path: Path, seconds: float) -> None:

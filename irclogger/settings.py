@@ -205,6 +205,9 @@ STREAM_RING_SIZE = env_int("STREAM_RING_SIZE", 1000, minimum=10)
 # Seconds between keep-alive comments; tests of proxies' read timeouts
 # shorten it (the reason for 15 is in streams.hub).
 STREAM_KEEPALIVE_SECONDS = env_int("STREAM_KEEPALIVE_SECONDS", 15, minimum=1)
+# Seconds a stream lives before it ends itself (jittered ±10 %; the reason is
+# in streams.hub); the soak and tests shorten it to see many lifetimes.
+STREAM_MAX_LIFETIME_SECONDS = env_int("STREAM_MAX_LIFETIME_SECONDS", 600, minimum=1)
 # Seconds a write to one stream may take before the stream is cut (the
 # client resumes with Last-Event-ID), and the send buffer of a stream's
 # socket; the reasons are in streams.hub.

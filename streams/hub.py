@@ -64,9 +64,13 @@ KEEPALIVE_SECONDS = float(settings.STREAM_KEEPALIVE_SECONDS)
 # The ticker's beat: how soon a worker shutdown ends its streams, and how
 # often delivery counts reach the metrics.
 TICK_SECONDS = 1.0
-# A stream ends itself after about ten minutes, so that reloads and deploys
-# never meet only ancient connections; jittered so they do not end together.
-MAX_LIFETIME_SECONDS = (540.0, 660.0)
+# A stream ends itself after about ten minutes (STREAM_MAX_LIFETIME_SECONDS),
+# so that reloads and deploys never meet only ancient connections; jittered
+# ±10 % so they do not end together.
+MAX_LIFETIME_SECONDS = (
+    0.9 * settings.STREAM_MAX_LIFETIME_SECONDS,
+    1.1 * settings.STREAM_MAX_LIFETIME_SECONDS,
+)
 # Let page requests run between every 64 wakeups of a sweep: page p99 fell
 # from ~216 ms to ~10 ms for 5-15 % more delivery latency (docs/DESIGN.md, "The fan-out").
 YIELD_EVERY = 64
