@@ -128,3 +128,13 @@ def post_fork(server: object, worker: object) -> None:
     from psycogreen.gevent import patch_psycopg
 
     patch_psycopg()
+
+
+def pre_request(worker: object, req: Any) -> None:
+    # A stream is the last response on its connection: once it ends, its
+    # reader reconnects on a new one anyway, and a proxy or client waiting
+    # for the close would otherwise wait out the keep-alive first. gunicorn
+    # drops a Connection header set by the app (hop-by-hop), so it is told
+    # here, before it writes the response's head.
+    if req.path.endswith("/stream/"):
+        req.force_close()

@@ -127,3 +127,38 @@ def test_a_reader_that_stops_reading_behind_nginx_is_cut_on_a_quiet_channel(
         stalled.close()
         assert received == written[: len(received)]
         assert len(received) < len(written)
+
+
+def test_a_stream_ends_after_its_configured_lifetime_and_closes_its_connection(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    # STREAM_MAX_LIFETIME_SECONDS=1: the stream ends at the first keep-alive
+    # beat (the hub checks lifetimes there) after 0.9-1.1 s. Its
+    # socket must close right after the final retry frame, not after
+    # gunicorn's 5 s keep-alive, which a client waiting for the close (and
+    # a proxy) would see as a gap before reconnecting.
+    with gunicorn(
+        tmp_path, STREAM_KEEPALIVE_SECONDS="1", STREAM_MAX_LIFETIME_SECONDS="1"
+    ) as server:
+        sock = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_SECONDS)
+        try:
+            sock.sendall(f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            response = b""
+            while b"\r\n0\r\n\r\n" not in response:  # the chunked body's end
+                chunk = sock.recv(65536)
+                assert chunk, f"closed before the stream's end: {response!r}"
+                response += chunk
+            # Below gunicorn's 5 s keep-alive: only a close it was asked
+            # for ends the connection within it.
+            sock.settimeout(3.0)
+            try:
+                rest = sock.recv(65536)
+            except TimeoutError:
+                pytest.fail("the connection stayed open after the stream ended")
+        finally:
+            sock.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert b"connection: close" in head.lower(), head
+    assert body.count(b"retry: ") == 2, body  # the first frame, and the final one
+    assert rest == b""
