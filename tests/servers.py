@@ -74,11 +74,17 @@ class Gunicorn:
 
 @contextmanager
 def gunicorn(
-    tmp_path: Path, workers: int = 1, port: int | None = None, **extra_env: str
+    tmp_path: Path,
+    workers: int = 1,
+    port: int | None = None,
+    config: str = "conf/gunicorn.py",
+    **extra_env: str,
 ) -> Iterator[Gunicorn]:
     """Start gunicorn with conf/gunicorn.py on a free loopback port.
 
-    ``port`` starts it again where an earlier one listened (a restart).
+    ``port`` starts it again where an earlier one listened (a restart);
+    ``config`` may name bench/probe_gunicorn.py (conf/gunicorn.py plus a
+    memory probe).
     """
     port = port or free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
@@ -95,7 +101,7 @@ def gunicorn(
     }
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [GUNICORN, "-c", "conf/gunicorn.py"], cwd=ROOT, env=env, stdout=log, stderr=log
+            [GUNICORN, "-c", config], cwd=ROOT, env=env, stdout=log, stderr=log
         )
     server = Gunicorn(port, process, log_path, env)
     try:

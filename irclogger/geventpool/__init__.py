@@ -4,6 +4,7 @@ import logging
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
+from gevent.monkey import is_module_patched
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +45,22 @@ def release_connection() -> None:
         connection.close()
     except DatabaseError:
         log.debug("closing a broken connection failed", exc_info=True)
+    if is_module_patched("threading"):
+        _forget_wrapper()
+
+
+def _forget_wrapper() -> None:
+    """Free this greenlet's closed DatabaseWrapper now, not at a full collection.
+
+    Under gevent's patched threading each greenlet gets a wrapper of its
+    own, and its helpers (operations, features, introspection, client...)
+    point back at it: a cycle that only a full collection frees, which the
+    worker's tuned thresholds make rare and long (docs/DESIGN.md, "Memory
+    per stream"). Emptying it breaks every cycle at once; reference counts
+    then free it, and a later query here makes a fresh one. Unpatched, the
+    wrapper is the whole thread's (a test's query capture holds it) and
+    stays.
+    """
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    del connections[DEFAULT_DB_ALIAS]
+    wrapper.__dict__.clear()

@@ -1,0 +1,74 @@
+"""What a stream connect leaves behind in the worker once it has ended.
+
+Real gunicorn with bench/probe_gunicorn.py (conf/gunicorn.py plus the soak's
+memory probe), real PostgreSQL. Under gevent, Django's connections are
+greenlet-local: a connect that queries makes a DatabaseWrapper of its own,
+whose helpers (operations, features, introspection, client...) point back
+at it. Left to the collector, each one waits for a full collection, which
+the worker's tuned thresholds make rare and long (docs/DESIGN.md, "Memory
+per stream").
+"""
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from irclogger.models import Channel
+from tests.conftest import publish
+from tests.servers import gunicorn
+from tests.sseclient import connected
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PATH = "/libera/python/stream/"
+CONNECTS = 30
+WAIT_SECONDS = 20.0
+
+
+def _worker_pid(master_pid: int) -> int:
+    [child] = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    return int(child)
+
+
+def _collection(probe: Path, worker: int) -> dict[str, object]:
+    """What the worker's full collection found (the probe answers SIGUSR2)."""
+    os.kill(worker, signal.SIGUSR2)
+    path = probe / f"{worker}.jsonl"
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if path.exists():
+            for line in path.read_text().splitlines():
+                record = json.loads(line)
+                if record["kind"] == "collect":
+                    return dict(record)
+        time.sleep(0.05)
+    raise AssertionError("the probe wrote no collection")
+
+
+def test_stream_connects_that_query_leave_no_database_wrapper_to_collect(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    [line] = publish(public_channel, 1)
+    probe = tmp_path / "probe"
+    with gunicorn(
+        tmp_path,
+        config="bench/probe_gunicorn.py",
+        SOAK_PROBE_DIR=str(probe),
+        SOAK_PROBE_SECONDS="3600",
+    ) as server:
+        for _ in range(CONNECTS):
+            # A Last-Event-ID the new worker's ring cannot vouch for: each
+            # connect replays from PostgreSQL, on a connection of its own.
+            stream = connected(server.port, PATH, last_event_id=line.id)
+            stream.close()
+        for _ in range(CONNECTS):
+            stream = connected(server.port, PATH)
+            stream.close()
+        found = _collection(probe, _worker_pid(server.process.pid))
+    garbage = dict(found["garbage_types"])  # type: ignore[call-overload]
+    wrappers = {name: count for name, count in garbage.items() if "DatabaseWrapper" in name}
+    assert wrappers == {}, found["garbage_types"]
