@@ -1,12 +1,11 @@
 import datetime as dt
 import re
 import zoneinfo
-from typing import NamedTuple
 
 import pytest
 
 from irclogger.lines import presence_summary, render_line, render_log
-from irclogger.models import Channel, Line
+from irclogger.models import Channel, Line, ShownLine
 from tests.conftest import NOON, say
 
 KINDS = [
@@ -108,19 +107,9 @@ def test_it_renders_rows_from_the_database(public_channel: Channel) -> None:
     assert "from the db" in html
 
 
-class Row(NamedTuple):
-    """A line as a page fetches it (irclogger.lines.Line)."""
-
-    id: int
-    timestamp: dt.datetime
-    kind: str
-    nick: str
-    target: str
-    text: str
-
-
 def test_a_time_links_to_the_lines_day_in_the_pages_zone() -> None:
-    late = Row(7, dt.datetime(2024, 3, 9, 23, 30, tzinfo=dt.UTC), "message", "Bot", "", "hi")
+    at = dt.datetime(2024, 3, 9, 23, 30, tzinfo=dt.UTC)
+    late = ShownLine(7, at, "message", "Bot", "", "hi", channel_id=1)
     paris = zoneinfo.ZoneInfo("Europe/Paris")
     html = render_line(late, paris, day_base="/libera/python/", bots=frozenset({"bot"}))
     assert 'href="/libera/python/2024-03-10/#L7"' in html
@@ -129,7 +118,7 @@ def test_a_time_links_to_the_lines_day_in_the_pages_zone() -> None:
 
 def test_a_range_starts_each_day_with_a_heading() -> None:
     lines = [
-        Row(n, dt.datetime(2024, 3, 9 + n, 12, tzinfo=dt.UTC), "message", "a", "", "x")
+        ShownLine(n, dt.datetime(2024, 3, 9 + n, 12, tzinfo=dt.UTC), "message", "a", "", "x", 1)
         for n in range(3)
     ]
     html = render_log(lines, dt.UTC, separate_days=True, day_base="/n/c/")
