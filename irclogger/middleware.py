@@ -1,12 +1,16 @@
-"""One structured log line per request (irclogger.ops_log)."""
+"""One structured log line per request (irclogger.ops_log); a 503 while the database is away."""
 
+import logging
 import time
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponseBase
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from irclogger.net import client_ip
 from irclogger.ops_log import request_finished
+
+log = logging.getLogger(__name__)
 
 
 def request_log(
@@ -33,3 +37,35 @@ def request_log(
         return response
 
     return middleware
+
+
+# How long a reader is asked to wait while PostgreSQL is away: about what a
+# restart or a failover takes.
+RETRY_AFTER_SECONDS = 5
+
+
+class DatabaseUnavailable:
+    """A page whose database went away answers 503 with Retry-After, not 500.
+
+    A PostgreSQL restart or failover is not the page's fault nor the
+    reader's: the reader (and any crawler or proxy) is told to come back
+    shortly. Other database errors are bugs and stay 500s.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, (OperationalError, InterfaceError)):
+            return None
+        log.warning("database unavailable: %s %s: %s", request.method, request.path, exception)
+        response = HttpResponse(
+            "The logs are briefly unavailable; try again in a few seconds.\n",
+            content_type="text/plain; charset=utf-8",
+            status=503,
+        )
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response

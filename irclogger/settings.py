@@ -84,6 +84,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First, so its duration covers every other middleware.
     "irclogger.middleware.request_log",
+    # Next, so a page whose database went away is a 503 in the log too.
+    "irclogger.middleware.DatabaseUnavailable",
     # Anonymous streams leave here, before session, CSRF and messages.
     "streams.middleware.anonymous_streams",
     "django.middleware.security.SecurityMiddleware",
