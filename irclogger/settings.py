@@ -199,7 +199,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "irclogger@localhost")
 RANGE_PAGE_SIZE = env_int("RANGE_PAGE_SIZE", 2000, minimum=10)
 SEARCH_PAGE_SIZE = env_int("SEARCH_PAGE_SIZE", 50, minimum=5)
 
-# The live streams (streams.hub). Frames kept per channel: how far a client
+# The live streams (streams.hub, streams.ring). Frames kept per channel: how far a client
 # may fall behind before it is dropped (it reconnects and replays from
 # PostgreSQL); the same as the replay limit, so a dropped client can always
 # resume without a reload.

@@ -42,6 +42,7 @@ from irclogger.metrics import (
 from irclogger.models import Channel, Line, LineQuerySet, ShownLine
 from irclogger.params import parse_id
 from irclogger.publish import CHANGE_CHANNEL, NOTIFY_CHANNEL
+from streams.ring import OVERFLOW_SCAN_EVERY, RING_SIZE, Overflow, Ring, as_chunk
 from streams.sse import (
     KEEPALIVE,
     RETRY_AFTER_END_MS,
@@ -53,10 +54,6 @@ from streams.sse import (
 
 log = logging.getLogger(__name__)
 
-# Frames kept per channel: how far a client may fall behind before it is
-# dropped (it reconnects and replays from PostgreSQL). The same as the
-# replay limit, so a dropped client can always resume without a reload.
-RING_SIZE = settings.STREAM_RING_SIZE
 # A keep-alive comment every 15 s: below the polyfill's 45 s heartbeat
 # timeout and nginx's 60 s proxy_read_timeout (docs/DESIGN.md, trap 6).
 # STREAM_KEEPALIVE_SECONDS shortens it for tests of proxies' read timeouts.
@@ -74,9 +71,6 @@ MAX_LIFETIME_SECONDS = (
 # Let page requests run between every 64 wakeups of a sweep: page p99 fell
 # from ~216 ms to ~10 ms for 5-15 % more delivery latency (docs/DESIGN.md, "The fan-out").
 YIELD_EVERY = 64
-# How often (in appended frames) a ring looks for clients stuck writing to
-# a socket that stopped reading, and how far behind they may be.
-OVERFLOW_SCAN_EVERY = 64
 # Reconnect the LISTEN connection after 0.5 s, doubling to 30 s: quick for a
 # blip, gentle on a PostgreSQL that is restarting.
 BACKOFF_SECONDS = (0.5, 30.0)
@@ -93,9 +87,6 @@ WRITE_TIMEOUT_SECONDS = float(settings.STREAM_WRITE_TIMEOUT_SECONDS)
 # what a client that stopped reading holds in the kernel, and makes its
 # write block (and time out) after that much instead of after megabytes.
 SEND_BUFFER_BYTES = settings.STREAM_SEND_BUFFER_BYTES
-# At most this many frames per write: what one client holds while its
-# write is under way stays bounded however far behind it is.
-WRITE_FRAMES = 64
 
 # What wakes a waiting client.
 NEW = "new"
@@ -108,13 +99,6 @@ REVOKED = "revoked"  # the reader may no longer see the channel
 PUBLIC = "public"  # the channel is public
 MEMBER = "member"  # a membership of the private channel
 STAFF = "staff"  # staff see every channel
-# A redaction frame carries no line id of its own (ids[slot] below): every
-# client positioned before it gets it, whatever its last id.
-EVENT_ID = -1
-
-
-class Overflow(Exception):
-    """The client fell off its ring's start."""
 
 
 class Client:
@@ -141,7 +125,7 @@ class Client:
 
     def __init__(
         self,
-        ring: "Ring",
+        ring: Ring,
         last_id: int,
         sock: socket.socket | None,
         access: str = PUBLIC,
@@ -173,174 +157,6 @@ class Client:
         self.watcher: Any = None
         self.hangup = False
         self.gone = False
-
-
-class Ring:
-    """The last ``size`` frames of one channel, by sequence number.
-
-    ``floor`` is what the ring vouches for: it holds every live line of its
-    channel with an id above ``floor`` (up to ``last_id``), because every one
-    of them was heard after the ring existed. Lines committed before the ring
-    existed are not in it, so ``floor`` is None until the hub or a replay
-    learns a real position; it rises as old frames are overwritten. A reader
-    resuming at or above ``floor`` is served from the ring's frames alone.
-    """
-
-    __slots__ = (
-        "channel_id",
-        "chunks",
-        "clients",
-        "end",
-        "floor",
-        "frames",
-        "ids",
-        "last_id",
-        "scanned",
-        "shared",
-        "size",
-    )
-
-    def __init__(self, channel_id: int, size: int, floor: int | None = None) -> None:
-        self.channel_id = channel_id
-        self.size = size
-        self.frames: list[bytes] = [b""] * size
-        # The same frames framed as HTTP/1.1 chunks, once for every client.
-        self.chunks: list[bytes] = [b""] * size
-        self.ids: list[int] = [0] * size
-        self.end = 0  # sequence number of the next frame
-        self.last_id = 0
-        self.floor = floor
-        # The last write taken, by (position, end, chunked): the clients of a
-        # wake are mostly at one position and send this one buffer.
-        self.shared: dict[tuple[int, int, bool], tuple[bytes, int]] = {}
-        self.scanned = 0
-        self.clients: set[Client] = set()
-
-    @property
-    def start(self) -> int:
-        return max(0, self.end - self.size)
-
-    def append(self, line_id: int, frame: bytes) -> bool:
-        # Lines of a channel commit in id order (publish.write_lines makes
-        # writers to one channel take turns), so an id at or below the last
-        # is a repeated notification or a line caught up twice.
-        if line_id <= self.last_id:
-            return False
-        self._put(line_id, frame)
-        self.last_id = line_id
-        return True
-
-    def append_event(self, frame: bytes) -> None:
-        """A frame that is no line (a redaction): sent to everyone positioned before it."""
-        self._put(EVENT_ID, frame)
-
-    def _put(self, line_id: int, frame: bytes) -> None:
-        slot = self.end % self.size
-        evicted = self.ids[slot]
-        if self.floor is not None and evicted > self.floor:
-            self.floor = evicted  # that line is no longer here to vouch for
-        self.frames[slot] = frame
-        self.chunks[slot] = as_chunk(frame)
-        self.ids[slot] = line_id
-        self.end += 1
-
-    def replace(self, line_id: int, frame: bytes) -> None:
-        """Put a line's new frame (after a redaction) where its old one is, if still here."""
-        for seq in range(self.start, self.end):
-            slot = seq % self.size
-            if self.ids[slot] == line_id:
-                self.frames[slot] = frame
-                self.chunks[slot] = as_chunk(frame)
-                self.shared.clear()
-                return
-
-    def resume_point(self) -> int:
-        """An id of this channel after which lies every line the ring has not heard.
-
-        A channel's lines commit in id order, so the last one heard, or the
-        floor a query showed, bounds whatever it committed unheard. A ring
-        that knows neither resumes from its least advanced client.
-        """
-        if self.floor is not None or self.last_id:
-            return max(self.last_id, self.floor or 0)
-        return min((client.last_id for client in self.clients), default=0)
-
-    def covers(self, last_id: int) -> bool:
-        """Whether every line after ``last_id`` is (or will be) in this ring."""
-        return self.floor is not None and last_id >= self.floor
-
-    def resume(self, client: Client) -> None:
-        """Position a client that has ``client.last_id`` at the first frame it lacks."""
-        for seq in range(self.start, self.end):
-            if self.ids[seq % self.size] > client.last_id:
-                client.pos = seq
-                return
-        client.pos = self.end
-
-    def take(self, client: Client) -> tuple[bytes, int]:
-        """The client's next write, in its framing, and how many frames it holds.
-
-        A client whose next frame is new to it (every live client) gets the
-        buffer joined for the first client at the same position: 600 clients
-        behind by 600 lines hold one buffer, not 600 copies.
-        """
-        if client.pos < self.end - self.size:  # self.start, inlined: hot path
-            raise Overflow
-        pos = client.pos
-        stop = min(self.end, pos + WRITE_FRAMES)
-        if pos == stop:
-            return b"", 0
-        if self.ids[pos % self.size] <= client.last_id:
-            return self._take_filtered(client)
-        key = (pos, stop, client.chunked)
-        shared = self.shared.get(key)
-        if shared is None:
-            source = self.chunks if client.chunked else self.frames
-            slots = [seq % self.size for seq in range(pos, stop)]
-            data = b"".join([source[slot] for slot in slots])
-            last_id = max(self.ids[slot] for slot in slots)
-            if len(self.shared) > 4:
-                self.shared.clear()
-            shared = self.shared[key] = (data, last_id)
-        client.pos = stop
-        client.last_id = max(client.last_id, shared[1])
-        return shared[0], stop - pos
-
-    def _take_filtered(self, client: Client) -> tuple[bytes, int]:
-        frames = self.read(client)
-        if client.chunked:
-            return b"".join(as_chunk(frame) for frame in frames), len(frames)
-        return b"".join(frames), len(frames)
-
-    def read(self, client: Client) -> list[bytes]:
-        """The frames after the client's position that it has not sent yet (a bounded number)."""
-        if client.pos < self.end - self.size:  # self.start, inlined: hot path
-            raise Overflow
-        out: list[bytes] = []
-        seq, end, last_id = client.pos, self.end, client.last_id
-        while seq < end and len(out) < WRITE_FRAMES:
-            slot = seq % self.size
-            line_id = self.ids[slot]
-            if line_id > last_id:
-                out.append(self.frames[slot])
-                last_id = line_id
-            elif line_id == EVENT_ID:
-                out.append(self.frames[slot])
-            seq += 1
-        client.pos, client.last_id = seq, last_id
-        return out
-
-    def drop_all(self) -> None:
-        """Put every client behind the start: each one reconnects and replays."""
-        self.end += self.size + 1
-        self.scanned = self.end
-        self.floor = None  # lines were missed: nothing to vouch for any more
-
-    def stuck_clients(self) -> list[Client]:
-        """Clients busy writing (not waiting) and already off the ring."""
-        self.scanned = self.end
-        start = self.start
-        return [c for c in self.clients if c.waiter is None and c.pos < start]
 
 
 class Hub:
@@ -824,11 +640,6 @@ class Hub:
         gevent.killall(self.greenlets)
         self.greenlets = []
         self.disconnect()
-
-
-def as_chunk(frame: bytes) -> bytes:
-    """A frame as one HTTP/1.1 chunk, as gunicorn would frame it."""
-    return b"%X\r\n%b\r\n" % (len(frame), frame)
 
 
 KEEPALIVE_CHUNK = as_chunk(KEEPALIVE)

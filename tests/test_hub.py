@@ -13,7 +13,8 @@ from django.db import connection
 from irclogger.models import Channel, Line, Network, ShownLine
 from irclogger.publish import NOTIFY_CHANNEL, write_lines
 from streams import hub as hubs
-from streams.hub import NEW, PING, STOP, Client, Hub, Overflow, Ring
+from streams.hub import NEW, PING, STOP, Client, Hub
+from streams.ring import OVERFLOW_SCAN_EVERY, WRITE_FRAMES, Overflow, Ring
 from tests.conftest import say
 from tests.servers import child_database_url
 
@@ -203,7 +204,7 @@ def test_it_cuts_a_client_stuck_writing(hub: Hub, public_channel: Channel) -> No
     reader = hub.subscribe(public_channel.pk, last_id=0, sock=None)
     rows = [
         ShownLine(n, dt.datetime.now(dt.UTC), "message", "bob", "", "x", public_channel.pk)
-        for n in range(1, 2 + 8 + hubs.OVERFLOW_SCAN_EVERY)
+        for n in range(1, 2 + 8 + OVERFLOW_SCAN_EVERY)
     ]
     reader_waiting = gevent.spawn(hub.wait, reader)
     gevent.sleep(0)
@@ -277,7 +278,7 @@ def test_it_writes_a_client_far_behind_in_bounded_pieces() -> None:
     while frames := ring.read(client):
         pieces.append(len(frames))
     assert sum(pieces) == 200
-    assert max(pieces) == hubs.WRITE_FRAMES
+    assert max(pieces) == WRITE_FRAMES
 
 
 def test_a_ring_vouches_only_for_what_it_heard() -> None:
