@@ -7,7 +7,9 @@ each SSE frame once, and appends the bytes to one bounded ring per channel.
 A client is only a position in that ring: woken with a bare gevent
 ``Waiter``, it sends everything after its position in one write. A client
 that falls off the ring's start is disconnected and resumes from the
-database (docs/DESIGN.md, "The fan-out").
+database (docs/DESIGN.md, "The fan-out"). The hub runs each stream too
+(``Hub.stream``): a client's subscription, replay and delivery counts are
+its alone; the view only checks access and hands the request over.
 
 The loops (``run_listener``, ``run_ticker``) only repeat small steps
 (``connect``, ``step``, ``handle``, ``tick``) that tests call one by one.
@@ -30,14 +32,17 @@ from django.utils import timezone
 from gevent.hub import Waiter, get_hub
 from gevent.socket import wait_read
 
-from irclogger import health
-from irclogger.geventpool import direct_connection_params
+from irclogger import health, ops_log
+from irclogger.geventpool import direct_connection_params, release_connection
 from irclogger.metrics import (
     HUB_CONNECTED,
     HUB_LAG_SECONDS,
     HUB_RECONNECTS,
     LINES_DELIVERED,
     QUEUE_OVERFLOWS,
+    STREAMS_OPEN,
+    STREAMS_OPEN_PER_WORKER,
+    STREAMS_OPENED,
 )
 from irclogger.models import Channel, Line, LineQuerySet, ShownLine
 from irclogger.params import parse_id
@@ -47,6 +52,7 @@ from streams.sse import (
     KEEPALIVE,
     RETRY_AFTER_END_MS,
     RETRY_MS,
+    event_frame,
     line_frame,
     redact_frame,
     retry_frame,
@@ -87,6 +93,12 @@ WRITE_TIMEOUT_SECONDS = float(settings.STREAM_WRITE_TIMEOUT_SECONDS)
 # what a client that stopped reading holds in the kernel, and makes its
 # write block (and time out) after that much instead of after megabytes.
 SEND_BUFFER_BYTES = settings.STREAM_SEND_BUFFER_BYTES
+
+# At most this many lines are replayed on a reconnect; a page further behind
+# than that is told to reload, which is cheaper than a thousand appends.
+REPLAY_LIMIT = 1000
+# The protocols whose framing the live path writes itself (Hub.serve).
+DIRECT_PROTOCOLS = ("HTTP/1.0", "HTTP/1.1")
 
 # What wakes a waiting client.
 NEW = "new"
@@ -185,6 +197,121 @@ class Hub:
         # another epoch may have missed notifications.
         self.epoch = 0
         self.greenlets: list[gevent.Greenlet] = []
+
+    # A stream, from its subscription to its close log (the view hands it over).
+
+    def stream(
+        self,
+        channel_id: int,
+        requested: int | None,
+        sock: socket.socket | None,
+        protocol: str | None,
+        generation: int,
+        where: dict[str, str],
+        access: str = PUBLIC,
+        user_id: int | None = None,
+        session: str | None = None,
+    ) -> Generator[bytes, None, None]:
+        """Everything one stream sends: its replay, then the ring, until it ends.
+
+        Subscribed before the replay, so a line committed meanwhile is in the
+        ring; the client's last id drops it there (docs/DESIGN.md, data flow
+        step 4). The view returns this generator itself, ``generation`` being
+        the hub's as of the view's access check.
+        """
+        client = self.open(channel_id, requested, sock, protocol, access, user_id, session)
+        STREAMS_OPENED.inc()
+        STREAMS_OPEN.inc()
+        STREAMS_OPEN_PER_WORKER.inc()
+        ops_log.stream_opened(**where, last_event_id=requested)
+        opened, reason = time.monotonic(), "error"
+        try:
+            if self.generation != generation:
+                # Access changed between the check and the subscription: the
+                # client checks again on reconnecting.
+                yield retry_frame()
+                reason = "ended"
+                return
+            replay = retry_frame() + self.replay(client, requested)
+            release_connection()  # an open stream holds no connection
+            client.writing = self.clock
+            yield replay
+            client.writing = 0.0
+            if client.direct:
+                self.serve(client)
+            else:
+                yield from self.follow(client)
+            # Overflow, slow write, revoked access, maximum life or shutdown.
+            reason = "client_gone" if client.gone else "ended"
+        except GeneratorExit:
+            reason = "client_gone"
+            raise
+        finally:
+            self.unsubscribe(client)
+            STREAMS_OPEN.dec()
+            STREAMS_OPEN_PER_WORKER.dec()
+            duration = time.monotonic() - opened
+            ops_log.stream_closed(**where, duration=duration, lines_sent=client.sent, reason=reason)
+
+    def open(
+        self,
+        channel_id: int,
+        requested: int | None,
+        sock: socket.socket | None,
+        protocol: str | None,
+        access: str = PUBLIC,
+        user_id: int | None = None,
+        session: str | None = None,
+    ) -> Client:
+        """Subscribe a stream, framed as its response is (``protocol``, SERVER_PROTOCOL)."""
+        client = self.subscribe(channel_id, requested or 0, sock, access, user_id, session)
+        # gunicorn frames an HTTP/1.1 response of unknown length as chunks and
+        # an HTTP/1.0 one not at all: the live path writes exactly that itself.
+        client.direct = sock is not None and protocol in DIRECT_PROTOCOLS
+        client.chunked = client.direct and protocol == "HTTP/1.1"
+        return client
+
+    def replay(self, client: Client, requested: int | None) -> bytes:
+        """The lines a subscribed client missed, or a reload event when too many were missed.
+
+        Sets where the client goes live from (``client.last_id``). A
+        reconnect the ring covers is served from the ring's frames (they
+        follow through ``follow``): no query, no rendering. Only readers
+        further behind, or on a channel the hub knows too little about, read
+        PostgreSQL, and what that shows teaches the hub for the next ones.
+        """
+        ring, epoch = client.ring, self.epoch
+        channel_id = ring.channel_id
+        if requested is None:
+            position = self.position(channel_id)
+            if position is None:
+                position = Line.objects.filter(channel_id=channel_id).latest_live_id()
+                self.learn(ring, latest=position, floor=position, epoch=epoch)
+            client.last_id = position  # live from now
+            return b""
+        if self.resume(client):
+            return b""
+        # From the requested line itself: if it is one of this channel's, the
+        # ring may vouch from it (below); a made-up id, or another channel's,
+        # may lie above a line of this one still being written.
+        missed = Line.objects.after(requested - 1).filter(channel_id=channel_id)
+        lines = list(missed[: REPLAY_LIMIT + 2].rows())
+        known = bool(lines) and lines[0].id == requested
+        if known:
+            del lines[0]
+        if len(lines) > REPLAY_LIMIT:
+            client.last_id = Line.objects.filter(channel_id=channel_id).latest_live_id()
+            self.learn(ring, latest=client.last_id, floor=client.last_id, epoch=epoch)
+            return f"id: {client.last_id}\n".encode() + event_frame("reload", {})
+        if lines:
+            client.last_id = lines[-1].id
+            self.learn(ring, latest=client.last_id, floor=client.last_id, epoch=epoch)
+        elif known:
+            # Nothing after it: the ring will hear every later line.
+            self.learn(ring, latest=None, floor=requested, epoch=epoch)
+        client.sent = len(lines)
+        LINES_DELIVERED.inc(len(lines))
+        return b"".join(line_frame(line) for line in lines)
 
     # The stream side.
 

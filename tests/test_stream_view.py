@@ -13,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 
 from irclogger.models import Channel, Line
 from streams import hub as hubs
-from streams import views
 from tests.conftest import publish
 
 URL = "/libera/python/stream/"
@@ -141,7 +140,7 @@ def test_it_refuses_a_last_id_that_is_not_one(client: Client, public_channel: Ch
 def test_it_tells_a_page_far_behind_to_reload(
     client: Client, public_channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(views, "REPLAY_LIMIT", 3)
+    monkeypatch.setattr(hubs, "REPLAY_LIMIT", 3)
     lines = publish(public_channel, 4)
     response = client.get(URL, {"last_event_id": "0"})
     chunk = _first(response)
