@@ -29,6 +29,7 @@ import psycopg2.extensions
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
+from gevent.event import Event
 from gevent.hub import Waiter, get_hub
 from gevent.socket import wait_read
 
@@ -291,6 +292,9 @@ class Hub:
             return b""
         if self.resume(client):
             return b""
+        self.warm(ring, lambda limit: _recent_lines(channel_id, limit))
+        if self.resume(client):
+            return b""
         # From the requested line itself: if it is one of this channel's, the
         # ring may vouch from it (below); a made-up id, or another channel's,
         # may lie above a line of this one still being written.
@@ -473,6 +477,40 @@ class Hub:
             self.latest[ring.channel_id] = max(self.latest.get(ring.channel_id, 0), latest)
         if floor is not None and ring.floor is None and self.rings.get(ring.channel_id) is ring:
             ring.floor = floor
+
+    def warm(self, ring: Ring, load: Callable[[int], tuple[list[ShownLine], bool]]) -> None:
+        """Load a new ring with its channel's recent lines, once for all its readers.
+
+        After a deploy every reader reconnects to a worker whose rings are
+        new and vouch only from the lines heard since: without this, each
+        reader behind that point would run and render its own replay. One
+        reader's ``load(limit)`` (the newest live lines in id order, and
+        whether they are all the channel has) fills the ring; the readers
+        arriving meanwhile wait for it, then resume from the shared frames.
+        Only while listening, and only if no notification could have been
+        missed during the query (same epoch).
+        """
+        if ring.warming is not None:
+            ring.warming.wait()
+            return
+        if not self.is_listening():
+            return
+        ring.warming = Event()
+        try:
+            epoch = self.epoch
+            lines, complete = load(self.ring_size)
+            if (
+                epoch == self.epoch
+                and self.is_listening()
+                and self.rings.get(ring.channel_id) is ring
+            ):
+                ring.prefill([(line.id, line_frame(line)) for line in lines], complete)
+                if lines:
+                    self.latest[ring.channel_id] = max(
+                        self.latest.get(ring.channel_id, 0), lines[-1].id
+                    )
+        finally:
+            ring.warming.set()
 
     def resume(self, client: Client) -> bool:
         """Serve a reconnect from the ring's frames if the ring covers its last id."""
@@ -770,6 +808,18 @@ class Hub:
 
 
 KEEPALIVE_CHUNK = as_chunk(KEEPALIVE)
+
+
+def _recent_lines(channel_id: int, limit: int) -> tuple[list[ShownLine], bool]:
+    """A channel's newest live lines, oldest first, and whether that is all of them.
+
+    No more than a replay may send: a reader further behind is told to
+    reload whether or not the ring is warm.
+    """
+    limit = min(limit, REPLAY_LIMIT)
+    newest = Line.objects.after(0).filter(channel_id=channel_id).order_by("-id")
+    lines = list(newest[: limit + 1].rows())
+    return lines[:limit][::-1], len(lines) <= limit
 
 
 def _framed(client: Client, frame: bytes) -> bytes:

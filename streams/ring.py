@@ -13,6 +13,8 @@ from django.conf import settings
 
 if TYPE_CHECKING:
     # Only for annotations: the hub owns its clients and imports this module.
+    from gevent.event import Event
+
     from streams.hub import Client
 
 # Frames kept per channel: how far a client may fall behind before it is
@@ -60,6 +62,7 @@ class Ring:
         "scanned",
         "shared",
         "size",
+        "warming",
     )
 
     def __init__(self, channel_id: int, size: int, floor: int | None = None) -> None:
@@ -77,6 +80,9 @@ class Ring:
         self.shared: dict[tuple[int, int, bool], tuple[bytes, int]] = {}
         self.scanned = 0
         self.clients: set[Client] = set()
+        # Set while one query loads the channel's recent lines (Hub.warm);
+        # None before, and done (set) after: a storm's connects share it.
+        self.warming: Event | None = None
 
     @property
     def start(self) -> int:
@@ -115,6 +121,36 @@ class Ring:
                 self.chunks[slot] = as_chunk(frame)
                 self.shared.clear()
                 return
+
+    def prefill(self, lines: list[tuple[int, bytes]], complete: bool) -> None:
+        """Put the channel's recent lines, queried once, before what the ring heard.
+
+        ``lines`` are the newest live lines of the channel in id order, as a
+        query saw them after the ring existed: every later line is heard, so
+        lines and heard frames together are the channel's history from the
+        first of them (from its start when ``complete``). Lines the ring
+        already heard are kept as heard. Clients are positioned again.
+        """
+        slots = [seq % self.size for seq in range(self.start, self.end)]
+        heard = [(self.ids[slot], self.frames[slot]) for slot in slots]
+        first_heard = next((line_id for line_id, _ in heard if line_id != EVENT_ID), None)
+        older = [item for item in lines if first_heard is None or item[0] < first_heard]
+        dropped = max(0, len(older) + len(heard) - self.size)
+        older = older[dropped:]
+        if not older:
+            return
+        vouched, self.floor = self.floor, None
+        self.ids = [0] * self.size
+        self.end = self.last_id = 0
+        self.shared.clear()
+        for line_id, frame in older + heard:
+            self._put(line_id, frame)
+            self.last_id = max(self.last_id, line_id)
+        self.scanned = self.end
+        floor = 0 if complete and not dropped else older[0][0]
+        self.floor = floor if vouched is None else min(vouched, floor)
+        for client in self.clients:
+            self.resume(client)
 
     def resume_point(self) -> int:
         """An id of this channel after which lies every line the ring has not heard.

@@ -367,3 +367,29 @@ def test_a_reconnect_catches_up_a_lower_id_committed_while_away(
         slow.close()
     hub.connect()
     assert _ids(on_a.ring.read(on_a)) == [late_id]
+
+
+def test_a_warmed_ring_puts_the_queried_lines_before_what_it_heard() -> None:
+    ring = Ring(1, 8)
+    ring.append(10, b"ten")
+    ring.append(11, b"eleven")  # heard while the warm-up query ran
+    queried = [(line_id, str(line_id).encode()) for line_id in (6, 7, 8, 9, 10)]
+    ring.prefill(queried, complete=False)
+    assert [ring.ids[seq % ring.size] for seq in range(ring.start, ring.end)] == [
+        6,
+        7,
+        8,
+        9,
+        10,
+        11,
+    ]
+    assert ring.frames[(ring.end - 2) % ring.size] == b"ten"  # the heard frame is kept
+    assert ring.floor == 6 and ring.last_id == 11
+    assert ring.covers(6) and not ring.covers(5)
+
+
+def test_a_warmed_ring_keeps_only_what_fits_and_vouches_from_there() -> None:
+    ring = Ring(1, 4)
+    ring.prefill([(line_id, b"x") for line_id in range(1, 7)], complete=True)
+    assert [ring.ids[seq % ring.size] for seq in range(ring.start, ring.end)] == [3, 4, 5, 6]
+    assert ring.floor == 3  # lines 1 and 2 did not fit: a reader at 2 replays from PostgreSQL
