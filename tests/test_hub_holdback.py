@@ -103,7 +103,10 @@ def _joined(thread: threading.Thread) -> None:
     deadline = time.monotonic() + ARRIVAL_SECONDS
     while thread.is_alive():
         assert time.monotonic() < deadline, "the writer never finished"
-        gevent.sleep(0)  # the hub's greenlet reads each notification as it comes
+        # The hub's greenlet reads each notification as it comes. Not sleep(0):
+        # on an idle machine that spin keeps the GIL from the writer thread
+        # for seconds at a time.
+        gevent.sleep(0.001)
 
 
 def _pairs(client: Client, writer: Writer, count: int) -> None:
