@@ -16,7 +16,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.postgres.search import SearchHeadline
 from django.db import connection, transaction
-from django.db.models import Func, Q, Value
+from django.db.models import Func, Q, QuerySet, Value
 from django.db.models.fields import TextField
 
 from irclogger.formatting import render_irc
@@ -45,6 +45,13 @@ COUNT_LIMIT = 1000
 # PostgreSQL can put them there.
 HEADLINE_START = "\ue000"
 HEADLINE_STOP = "\ue001"
+
+# A query with more matches than COUNT_LIMIT reads this many lines in time
+# order before it lets the planner choose: at most a few milliseconds, and a
+# page for any query matching one line in 200.
+WALK_LINES = 10_000
+# Each channel is one more index scan to merge, and one more statement part.
+WALK_MAX_CHANNELS = 32
 
 MESSAGE_KINDS = (LineKind.MESSAGE, LineKind.ACTION, LineKind.NOTICE)
 PERIODS = {
@@ -235,7 +242,7 @@ def search_lines(form: SearchForm, user: User) -> SearchPage:
             # plan has to guess how many lines a word has.
             page, more = _page_of(matches, data, newest_first)
         else:
-            page, more = _page(lines, data, newest_first)
+            page, more = _walked_page(lines, data, pieces, ids, newest_first)
     headlines = _headlines(page, pieces) if pieces else {}
     results = _with_context(
         [Result(line, snippet_html(line, headlines.get(line.id, ""))) for line in page]
@@ -297,29 +304,131 @@ def _filtered(data: dict[str, Any], pieces: list[tuple[str, str]], ids: list[int
 
 def _page(lines: LineQuerySet, data: dict[str, Any], newest_first: bool) -> tuple[list[Line], bool]:
     """The lines of this page in display order, and whether more lie beyond it."""
-    after, before = data.get("after"), data.get("before")
-    forward = before is None
-    # Walking back from ``before`` reads the list the other way, then turns it.
-    descending = newest_first == forward
-    cursor = after or before
+    forward = data.get("before") is None
+    descending = _descending(data, newest_first)
+    cursor = data.get("after") or data.get("before")
     if cursor is not None:
-        if descending:
-            keyset = Q(timestamp__lt=cursor.timestamp) | Q(
-                timestamp=cursor.timestamp, id__lt=cursor.id
-            )
-        else:
-            keyset = Q(timestamp__gt=cursor.timestamp) | Q(
-                timestamp=cursor.timestamp, id__gt=cursor.id
-            )
-        lines = lines.filter(keyset)
-    order = ("-timestamp", "-id") if descending else ("timestamp", "id")
+        lines = lines.filter(_beyond(cursor, descending))
     size = settings.SEARCH_PAGE_SIZE
     found = list(
-        lines.select_related("channel__network").defer("search_vector").order_by(*order)[: size + 1]
+        lines.select_related("channel__network")
+        .defer("search_vector")
+        .order_by(*_order(descending))[: size + 1]
     )
     more = len(found) > size
     found = found[:size]
     return (found if forward else found[::-1]), more
+
+
+def _descending(data: dict[str, Any], newest_first: bool) -> bool:
+    # Walking back from ``before`` reads the list the other way, then turns it.
+    return newest_first == (data.get("before") is None)
+
+
+def _order(descending: bool) -> tuple[str, str]:
+    return ("-timestamp", "-id") if descending else ("timestamp", "id")
+
+
+def _beyond(cursor: Cursor, descending: bool) -> Q:
+    """The lines past ``cursor`` in the reading direction.
+
+    The bare bound on the timestamp is implied by the rest; it is there so
+    that an index scan on (channel, timestamp) starts at the cursor instead
+    of reading from the end and filtering.
+    """
+    stamp, line_id = cursor.timestamp, cursor.id
+    if descending:
+        past = Q(timestamp__lt=stamp) | Q(timestamp=stamp, id__lt=line_id)
+        return Q(timestamp__lte=stamp) & past
+    past = Q(timestamp__gt=stamp) | Q(timestamp=stamp, id__gt=line_id)
+    return Q(timestamp__gte=stamp) & past
+
+
+def _walked_page(
+    lines: LineQuerySet,
+    data: dict[str, Any],
+    pieces: list[tuple[str, str]],
+    ids: list[int],
+    newest_first: bool,
+) -> tuple[list[Line], bool]:
+    """_page's answer for a query known to have more than COUNT_LIMIT matches.
+
+    The planner guesses a phrase's (or a hyphenated word's: "x-accel" is the
+    phrase 'x-accel' <-> 'x' <-> 'accel') frequency as if its words were
+    independent: far too rare. It then reads and checks every line the index
+    hands over for the words, tens of thousands, to sort them by time. A
+    common match is found sooner by reading the lines in time order: the
+    newest WALK_LINES before the cursor are read through line_channel_time
+    and checked; only when they hold less than a page is the rest of the
+    page left to the planner (docs/DESIGN.md, Search).
+    """
+    if data.get("nick") or not pieces or len(ids) > WALK_MAX_CHANNELS:
+        # The nick filter has its own index; many channels, too many walks.
+        return _page(lines, data, newest_first)
+    descending = _descending(data, newest_first)
+    keys, boundary = _walk(data, pieces, ids, descending)
+    size = settings.SEARCH_PAGE_SIZE
+    if len(keys) <= size and boundary is not None:
+        rest = lines.filter(_beyond(boundary, descending)).order_by(*_order(descending))
+        keys += list(rest.values_list("timestamp", "id")[: size + 1 - len(keys)])
+    chosen = keys[:size] if data.get("before") is None else keys[:size][::-1]
+    return _lines_by_key(chosen), len(keys) > size
+
+
+def _walk(
+    data: dict[str, Any], pieces: list[tuple[str, str]], ids: list[int], descending: bool
+) -> tuple[list[tuple[dt.datetime, int]], Cursor | None]:
+    """The matches among the next WALK_LINES lines in reading order (a page
+    and one more at most), and the last line read when they are fewer: None
+    when no line is left after it."""
+    walk = _in_order(data, ids, descending, "search_vector")
+    walk_sql, walk_params = walk.query.sql_with_params()
+    # The walk reads only the searched channels' lines: the text alone is checked.
+    query_sql, query_params = text_query_sql(pieces)
+    direction = "DESC" if descending else "ASC"
+    size = settings.SEARCH_PAGE_SIZE
+    with connection.cursor() as cursor:
+        # Lines come out of the walk in order and the scan stops at the
+        # page's last match: a common word reads few of the WALK_LINES.
+        cursor.execute(
+            f"SELECT timestamp, id FROM ({walk_sql}) walk WHERE search_vector @@ {query_sql}"  # noqa: S608  (SQL the ORM made)
+            f" ORDER BY timestamp {direction}, id {direction} LIMIT %s",
+            [*walk_params, *query_params, size + 1],
+        )
+        keys = [(stamp, line_id) for stamp, line_id in cursor.fetchall()]
+    if len(keys) > size:
+        return keys, None
+    last = _in_order(data, ids, descending)[WALK_LINES - 1 :]
+    return keys, next((Cursor(stamp, line_id) for stamp, line_id in last), None)
+
+
+def _in_order(
+    data: dict[str, Any], ids: list[int], descending: bool, *more: str
+) -> "QuerySet[Line, tuple[Any, ...]]":
+    """(timestamp, id, *more) of the first WALK_LINES lines of these
+    channels past the cursor, in reading order, whatever their text."""
+    cursor = data.get("after") or data.get("before")
+    order = _order(descending)
+    walks = []
+    for channel_id in ids:
+        one = _filtered(data, [], [channel_id])
+        if cursor is not None:
+            one = one.filter(_beyond(cursor, descending))
+        # Each channel ordered and cut on its own: one index scan each, which
+        # PostgreSQL merges in order (a Merge Append) instead of sorting them all.
+        walks.append(one.order_by(*order).values_list("timestamp", "id", *more)[:WALK_LINES])
+    if len(walks) == 1:
+        return walks[0]
+    return walks[0].union(*walks[1:], all=True).order_by(*order)[:WALK_LINES]
+
+
+def _lines_by_key(keys: list[tuple[dt.datetime, int]]) -> list[Line]:
+    """The lines of these (timestamp, id) keys, in their order, with their channels."""
+    found = Line.objects.filter(id__in=[line_id for _, line_id in keys])
+    by_id = {
+        line.id: line for line in found.select_related("channel__network").defer("search_vector")
+    }
+    return [by_id[line_id] for _, line_id in keys if line_id in by_id]
 
 
 def _page_of(
@@ -339,11 +448,7 @@ def _page_of(
         chosen, more = keys[-size:], len(keys) > size
     else:
         chosen, more = keys[:size], len(keys) > size
-    found = Line.objects.filter(id__in=[line_id for _, line_id in chosen])
-    by_id = {
-        line.id: line for line in found.select_related("channel__network").defer("search_vector")
-    }
-    return [by_id[line_id] for _, line_id in chosen if line_id in by_id], more
+    return _lines_by_key(chosen), more
 
 
 def _headlines(page: list[Line], pieces: list[tuple[str, str]]) -> dict[int, str]:

@@ -141,6 +141,106 @@ def test_it_pages_forward_and_back_returning_every_result_once(
     assert (page.count, page.count_is_capped) == ((12, False) if count_limit > 12 else (4, True))
 
 
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+# A page found in the lines read in order; partly there and partly beyond
+# them; and beyond them only (one line read: rarely a match).
+@pytest.mark.parametrize("walk_lines", [10_000, 7, 1])
+@pytest.mark.parametrize("path", ["/search/", "/libera/python/search/"])
+@override_settings(SEARCH_PAGE_SIZE=5)
+def test_a_common_match_pages_in_time_order_across_channels(
+    client: Client,
+    public_channel: Channel,
+    private_channel: Channel,
+    order: str,
+    walk_lines: int,
+    path: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More matches than the count limit: the page is read in time order."""
+    monkeypatch.setattr("irclogger.search.COUNT_LIMIT", 4)
+    monkeypatch.setattr("irclogger.search.WALK_LINES", walk_lines)
+    other = Channel.objects.create(network=public_channel.network, name="#o", slug="o")
+    shown = []
+    for i in range(30):
+        at = NOON + dt.timedelta(seconds=i // 4)
+        channel = [public_channel, other, private_channel][i % 3]
+        line = say(channel, f"a needle-like thing {i}" if i % 5 else f"filler {i}", at=at)
+        if (
+            i % 5
+            and channel != private_channel
+            and (path == "/search/" or channel == public_channel)
+        ):
+            shown.append(line)
+    expected = sorted(shown, key=lambda line: (line.timestamp, line.id))
+    if order == "newest":
+        expected.reverse()
+    start = f"{path}?q=needle-like&order={order}"
+    forward = _walk(client, {}, "next", start)
+    assert [i for page in forward for i in page] == [line.id for line in expected]
+    assert [len(page) for page in forward] == [5] * (len(expected) // 5) + [len(expected) % 5]
+    # From the last page back to the first, by the "previous" links.
+    backward = _walk(client, {}, "prev", _page_url(client, start, len(forward) - 1))
+    assert [i for page in reversed(backward) for i in page] == [line.id for line in expected]
+    assert client.get(start).context["page"].count_is_capped
+
+
+def _page_url(client: Client, start: str, hops: int) -> str:
+    """The URL of the page ``hops`` rel=next links after ``start``."""
+    url = start
+    for _ in range(hops):
+        body = client.get(url).content.decode()
+        url = re.findall(r'<a rel="next" href="([^"]+)"', body)[0].replace("&amp;", "&")
+    return url
+
+
+def test_a_common_phrase_is_paged_without_reading_all_its_lines(
+    client: Client, public_channel: Channel
+) -> None:
+    """A hyphenated word is a phrase ('x-accel' <-> 'x' <-> 'accel'): the
+    planner, taking its words as independent, guesses it rare and would sort
+    every line with it to show the newest; read in time order instead."""
+    rows = [(public_channel.pk, f"set X-Accel-Buffering to no, take {n}") for n in range(3000)]
+    rows += [(public_channel.pk, f"filler {n}") for n in range(20000)]
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO irclogger_line (channel_id, timestamp, kind, nick, target, text, imported)"
+            " VALUES (%s, now() - random() * interval '100 days', 'message', 'x', '', %s, true)",
+            rows,
+        )
+        cursor.execute("ANALYZE irclogger_line")
+    plans = _explain_searches()
+    with connection.execute_wrapper(plans):
+        response = client.get("/libera/python/search/", {"q": "X-Accel-Buffering"})
+    page = response.context["page"]
+    assert (page.count, page.count_is_capped, len(page.lines)) == (1000, True, 50)
+    stamps = [line.timestamp for line in page.lines]
+    assert stamps == sorted(stamps, reverse=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT max(timestamp) FROM irclogger_line WHERE search_vector @@"
+            " websearch_to_tsquery('english', 'X-Accel-Buffering')"
+        )
+        assert stamps[0] == cursor.fetchone()[0]
+    assert plans.plans
+    for plan in plans.plans:
+        assert max(_lines_read(plan)) <= 1001, plan
+
+
+def _lines_read(plan: str) -> list[int]:
+    """Per scan of the lines in an EXPLAIN ANALYZE: the rows it kept plus those it threw away."""
+    read: list[int] = []
+    for row in plan.splitlines():
+        scan = re.search(r"Scan(?: Backward)? (?:using \w+ )?on irclogger_line .* rows=(\d+)", row)
+        removed = re.search(r"Rows Removed by (?:Filter|Index Recheck): (\d+)", row)
+        if scan:
+            read.append(int(scan.group(1)))
+        elif removed and read:
+            read[-1] += int(removed.group(1))
+        elif "->" in row and read and "irclogger_line" not in row:
+            read.append(0)
+    return read or [0]
+
+
 def test_it_shows_a_line_of_context_each_side(client: Client, public_channel: Channel) -> None:
     other = Channel.objects.create(network=public_channel.network, name="#o", slug="o")
     say(public_channel, "way before", at=NOON - dt.timedelta(minutes=2))
