@@ -52,23 +52,28 @@ loglevel = env_str("GUNICORN_LOGLEVEL", "info")
 control_socket_disable = True
 
 
-def _metrics_dir() -> str:
-    """The directory where prometheus_client adds up every worker's metrics.
+def _service_dir(variable: str, prefix: str) -> str:
+    """A directory that the master and every worker of this service share.
 
-    Set in the master before any worker imports prometheus_client. A SIGHUP
-    reload re-reads this file: the variable is then set, so the directory, and
-    with it every counter, survives the reload.
+    Made in the master and named in the environment before any worker forks,
+    so every worker inherits it. A SIGHUP reload re-reads this file: the
+    variable is then set, so the directory survives the reload.
     """
-    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    path = os.environ.get(variable)
     if not path:
-        path = tempfile.mkdtemp(prefix="irclogger-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
-        os.environ["IRCLOGGER_METRICS_DIR_OWNED"] = "1"
+        path = tempfile.mkdtemp(prefix=prefix)
+        os.environ[variable] = path
+        os.environ[f"{variable}_OWNED"] = "1"
     Path(path).mkdir(parents=True, exist_ok=True)
     return path
 
 
-metrics_dir = _metrics_dir()
+# Where prometheus_client adds up every worker's metrics: every counter
+# survives a reload with it.
+metrics_dir = _service_dir("PROMETHEUS_MULTIPROC_DIR", "irclogger-metrics-")
+# Where a reload is announced to the workers it replaces, and a new worker
+# says it listens (streams.worker.Handoff; docs/DESIGN.md, "Reload without a storm").
+handoff_dir = _service_dir("IRCLOGGER_HANDOFF_DIR", "irclogger-handoff-")
 
 
 def on_starting(server: object) -> None:
@@ -77,9 +82,21 @@ def on_starting(server: object) -> None:
         stale.unlink()
 
 
+def on_reload(server: object) -> None:
+    # Before the new workers spawn: the old ones keep their streams until one
+    # of them listens, instead of dropping them into a service with none.
+    from streams.handoff import Handoff
+
+    Handoff(handoff_dir).announce_reload()
+
+
 def on_exit(server: object) -> None:
-    if os.environ.get("IRCLOGGER_METRICS_DIR_OWNED"):
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+    for variable, path in (
+        ("PROMETHEUS_MULTIPROC_DIR", metrics_dir),
+        ("IRCLOGGER_HANDOFF_DIR", handoff_dir),
+    ):
+        if os.environ.get(f"{variable}_OWNED"):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def child_exit(server: object, worker: Any) -> None:

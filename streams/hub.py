@@ -48,10 +48,12 @@ from irclogger.metrics import (
 from irclogger.models import Channel, Line, LineQuerySet, ShownLine
 from irclogger.params import parse_id
 from irclogger.publish import CHANGE_CHANNEL, NOTIFY_CHANNEL
+from streams.handoff import Handoff
 from streams.ring import OVERFLOW_SCAN_EVERY, RING_SIZE, Overflow, Ring, as_chunk
 from streams.sse import (
     KEEPALIVE,
     RETRY_AFTER_END_MS,
+    RETRY_AFTER_HANDOFF_MS,
     RETRY_MS,
     event_frame,
     line_frame,
@@ -94,6 +96,15 @@ WRITE_TIMEOUT_SECONDS = float(settings.STREAM_WRITE_TIMEOUT_SECONDS)
 # what a client that stopped reading holds in the kernel, and makes its
 # write block (and time out) after that much instead of after megabytes.
 SEND_BUFFER_BYTES = settings.STREAM_SEND_BUFFER_BYTES
+
+# A reload's old worker keeps its streams until a new worker listens (at most
+# this long), then ends them at STREAM_HANDOFF_PER_SECOND, a batch a beat:
+# dropped at once, 10,000 readers came back into a worker still loading
+# Django, and the last of them after 16 s (docs/DESIGN.md, "Reload without a storm").
+HANDOFF_WAIT_SECONDS = 10.0
+HANDOFF_POLL_SECONDS = 0.1
+HANDOFF_PER_SECOND = settings.STREAM_HANDOFF_PER_SECOND
+HANDOFF_BEAT_SECONDS = 0.05
 
 # At most this many lines are replayed on a reconnect; a page further behind
 # than that is told to reload, which is cheaper than a thousand appends.
@@ -180,6 +191,12 @@ class Hub:
         # Whether a LISTEN connection was ever open: a new one follows a gap.
         self.connected_before = False
         self.stopping = False
+        # The greenlet ending every stream once the worker stops (end_streams).
+        self.ending: gevent.Greenlet | None = None
+        # The retry a stream ended by the hub sends: shorter after a handoff.
+        self.end_retry = RETRY_AFTER_END_MS
+        # How this worker learns that a reload replaces it (gunicorn only).
+        self.handoff: Handoff | None = None
         self.delivered = 0
         self.ticks = 0
         # Monotonic time as of the last tick: what the write timeout reads.
@@ -433,12 +450,12 @@ class Hub:
                 return None
             if token == STOP or (token == PING and time.monotonic() > client.expires):
                 client.ended = True  # this frame is the last
-                return _framed(client, retry_frame(RETRY_AFTER_END_MS))
+                return _framed(client, retry_frame(self.end_retry))
             if token == PING:
                 return KEEPALIVE_CHUNK if client.chunked else KEEPALIVE
 
     def wait(self, client: Client) -> str:
-        if self.stopping:
+        if self.stopping or client.expires < self.clock:
             return STOP
         # No timeout: a timer per waiting client costs more than the wait;
         # the ticker wakes everyone for the shared keep-alive instead.
@@ -581,6 +598,8 @@ class Hub:
         self.conn = conn
         reconnected = self.connected_before
         self.connected_before = True
+        if not reconnected and self.handoff is not None:
+            self.handoff.announce_listening()
         self.epoch += 1
         HUB_CONNECTED.set(1)
         if self.rings:
@@ -721,11 +740,40 @@ class Hub:
         if self.delivered:
             LINES_DELIVERED.inc(self.delivered)
             self.delivered = 0
-        if not self.stopping and should_stop():
-            self.stopping = True
-            self.wake(self._waiting(), STOP)
+        if self.ending is None and should_stop():
+            self.ending = gevent.spawn(self.end_streams)
         elif self.ticks % round(KEEPALIVE_SECONDS / TICK_SECONDS) == 0:
             self.wake(self._waiting(), PING)
+
+    def end_streams(self) -> None:
+        """End every stream of a stopping worker: handed over, or all at once.
+
+        Replaced by a reload, the worker keeps streaming until a new worker
+        listens, then ends its streams a batch a beat, so the new worker
+        takes them in at a pace it can serve pages beside. Stopped for good,
+        it ends them all now, with a retry spread wide enough for a restart.
+        """
+        handoff = self.handoff
+        if handoff is not None and handoff.expected() and _until(handoff.ready):
+            clients = self._clients()
+            log.info(
+                "hub: a new worker listens; handing over %d streams at %d/s",
+                len(clients),
+                HANDOFF_PER_SECOND,
+            )
+            self.end_retry = RETRY_AFTER_HANDOFF_MS
+            per_beat = max(1, round(HANDOFF_PER_SECOND * HANDOFF_BEAT_SECONDS))
+            for first in range(0, len(clients), per_beat):
+                self.end(clients[first : first + per_beat])
+                gevent.sleep(HANDOFF_BEAT_SECONDS)
+        self.stopping = True
+        self.wake(self._waiting(), STOP)
+
+    def end(self, clients: list[Client]) -> None:
+        """End these streams at their next write: now, for those waiting."""
+        for client in clients:
+            client.expires = 0.0  # past: wait() answers STOP
+        self.wake([c for c in clients if c.waiter is not None], STOP)
 
     def _slow_writers(self) -> list[Client]:
         """Clients whose write has been under way too long: they stopped reading."""
@@ -795,7 +843,8 @@ class Hub:
             gevent.sleep(TICK_SECONDS)
             self.tick(should_stop)
 
-    def start(self, should_stop: Callable[[], bool]) -> None:
+    def start(self, should_stop: Callable[[], bool], handoff: Handoff | None = None) -> None:
+        self.handoff = handoff
         self.greenlets = [
             gevent.spawn(self.run_listener),
             gevent.spawn(self.run_ticker, should_stop),
@@ -820,6 +869,16 @@ def _recent_lines(channel_id: int, limit: int) -> tuple[list[ShownLine], bool]:
     newest = Line.objects.after(0).filter(channel_id=channel_id).order_by("-id")
     lines = list(newest[: limit + 1].rows())
     return lines[:limit][::-1], len(lines) <= limit
+
+
+def _until(condition: Callable[[], bool], timeout: float = HANDOFF_WAIT_SECONDS) -> bool:
+    """Whether ``condition`` came true within ``timeout`` seconds (polled)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        gevent.sleep(HANDOFF_POLL_SECONDS)
+    return True
 
 
 def _framed(client: Client, frame: bytes) -> bytes:
@@ -851,12 +910,12 @@ def _loses_access(client: Client, kind: str, fields: list[str]) -> bool:
 _hub: Hub | None = None
 
 
-def start(should_stop: Callable[[], bool] = lambda: False) -> Hub:
+def start(should_stop: Callable[[], bool] = lambda: False, handoff: Handoff | None = None) -> Hub:
     """Start this process's hub (gunicorn's post_worker_init calls it)."""
     global _hub
     if _hub is None:
         _hub = Hub()
-        _hub.start(should_stop)
+        _hub.start(should_stop, handoff)
         health.register("hub", _health)
     return _hub
 

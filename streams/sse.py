@@ -29,6 +29,9 @@ RETRY_MS = (1_000, 4_000)
 # thousands of streams over the new workers, short enough that nobody waits
 # for a line they would see with a reload.
 RETRY_AFTER_END_MS = (500, 5_000)
+# After a reload's handoff: the old worker already paces the ends, and a new
+# worker listens, so the readers come back at once.
+RETRY_AFTER_HANDOFF_MS = (100, 600)
 
 
 def jittered(bounds: tuple[int, int]) -> int:

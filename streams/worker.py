@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from gevent import monkey
 
 from streams import hub
+from streams.handoff import Handoff
 
 # gen0 collections every 700 allocations (the default) walk thousands of
 # streams' young objects over and over; 50,000 keeps memory in check and
@@ -22,8 +23,9 @@ def worker_ready(worker: Any) -> None:
     ensure_psycopg_patched()
     tune_gc()
     # Streams end themselves (with a jittered retry) as soon as gunicorn
-    # starts a graceful shutdown, well inside graceful_timeout.
-    hub.start(should_stop=lambda: not worker.alive)
+    # starts a graceful shutdown, well inside graceful_timeout; after a
+    # reload, once a new worker listens (streams.handoff).
+    hub.start(should_stop=lambda: not worker.alive, handoff=Handoff.from_environment())
 
 
 def ensure_psycopg_patched() -> None:
