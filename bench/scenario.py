@@ -263,7 +263,7 @@ class Loadgen:
 
     def ready(self) -> dict[str, Any]:
         budget = 30 + self.timeout * 2 + RAMP_SECONDS_PER_1000 * self.clients / 1000
-        return dict(self._read(budget).get("ready_line", {}))
+        return dict(self._read(budget, "ready_line").get("ready_line", {}))
 
     def send(self, command: str) -> None:
         assert self.process.stdin is not None
@@ -272,25 +272,31 @@ class Loadgen:
 
     def stop(self, published: int) -> dict[str, Any]:
         self.send(f"stop {published}")
-        return dict(self._read(120).get("result", {}))
+        return dict(self._read(120, "result").get("result", {}))
 
     def expect(self, seqs: list[int]) -> dict[str, Any]:
         """Stop, and count every client against the lines the database holds."""
         self.send("expect " + json.dumps(seqs))
-        return dict(self._read(120).get("result", {}))
+        return dict(self._read(120, "result").get("result", {}))
 
     def status(self) -> dict[str, Any]:
         self.send("status")
-        return dict(self._read(30).get("status", {}))
+        return dict(self._read(30, "status").get("status", {}))
 
-    def _read(self, timeout: float) -> dict[str, Any]:
-        try:
-            payload = json.loads(self.lines.get(timeout=timeout))
-        except queue.Empty:
-            return {"error": f"no answer from the load generator in {timeout:.0f} s"}
-        if "ready" in payload:
-            return {"ready_line": payload}
-        return dict(payload)
+    def _read(self, timeout: float, wanted: str) -> dict[str, Any]:
+        """The next answer holding ``wanted``; a late answer to an earlier
+        question (a status that took longer than its wait) is skipped."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                payload = json.loads(self.lines.get(timeout=left))
+            except queue.Empty:
+                break
+            if "ready" in payload:
+                payload = {"ready_line": payload}
+            if wanted in payload:
+                return dict(payload)
+        return {"error": f"no answer from the load generator in {timeout:.0f} s"}
 
 
 def stream_path(channel: Channel, service: Service) -> str:

@@ -213,7 +213,8 @@ def start_irclogger(
         app_name,
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS=str(workers),
-        GUNICORN_ACCESSLOG=str(OUT / f"{app_name}-access.log"),
+        # As deployed: no gunicorn access log (the app logs its own requests),
+        # whose line per request a storm of 10,000 reconnects would pay for.
         GUNICORN_LOGLEVEL="warning",
         **(extra_env or {}),
     )
