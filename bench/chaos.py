@@ -40,6 +40,8 @@ from tests.throwaway_postgres import Postgres, migrate, throwaway_postgres
 
 APP_NAME = "irclogger-chaos"
 FAULTS = ("reload", "restart", "kill-worker", "pg-terminate-hub", "pg-restart")
+# Faults after which no stream is left on the workers that held them.
+SERVICE_REPLACED = ("reload", "restart")
 # A restart is systemd's: SIGTERM, wait for the workers to drain, start.
 GRACEFUL_STOP_SECONDS = 40.0
 # A browser waits for a stream's response headers as long as TCP lets it; a
@@ -251,14 +253,22 @@ def _terminate_hub(url: str) -> int:
 
 
 def _settle(record: FaultRecord, plan: Plan, loadgen: Loadgen, writer: "Writer") -> None:
-    """Until every client streams and has read a line committed a second after the fault."""
+    """Until every client streams and has read a line committed a second after the fault.
+
+    A reload or restart replaces every worker: it has settled only once every
+    stream moved too (a reload's old worker keeps streaming for a while, so
+    lines after the fault alone do not say the storm is over).
+    """
     deadline = time.monotonic() + plan.settle_timeout
     target: int | None = None
+    everyone_moves = record.name in SERVICE_REPLACED
     while time.monotonic() < deadline:
         target = target if target is not None else writer.first_ok_after(record.at + 1.0)
         status = loadgen.status()
+        moved = not everyone_moves or status.get("opened_since_fault") == plan.clients
         if (
             target is not None
+            and moved
             and status.get("open") == plan.clients
             and status.get("min_highest", -1) >= target
         ):

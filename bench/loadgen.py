@@ -100,6 +100,8 @@ class Client:
     # Since the last `fault`: when the stream dropped and when it streamed again.
     dropped_at: float | None = None
     back_at: float | None = None
+    # When the stream of the moment began (its response headers).
+    streaming_since: float = 0.0
 
     def count(self, seq: int) -> bool:
         """Tally one received line; False if it is a repeat."""
@@ -196,6 +198,7 @@ class SseProtocol(asyncio.Protocol):
         self.in_body = True
         self.chunked = fields.get(b"transfer-encoding") == b"chunked"
         self.client.connected = True
+        self.client.streaming_since = time.time()
         self.headers_seen.set_result(True)
         return True
 
@@ -488,6 +491,10 @@ class LoadGenerator:
             "timeline": _thin(storm.timeline),
         }
 
+    def opened_since_fault(self) -> int:
+        since = self.storms[-1].at if self.storms else 0.0
+        return sum(c.connected and c.streaming_since >= since for c in self.clients)
+
     def open_streams(self) -> int:
         # Counted, not kept in a counter: a stream that ends while its connect
         # is still being handled would make a counter drift.
@@ -501,6 +508,8 @@ class LoadGenerator:
             "max_highest": max(heard, default=-1),
             "reconnects": sum(client.reconnects for client in self.clients),
             "gave_up": sum(client.gave_up for client in self.clients),
+            # Streams opened since the last fault: after a reload, on a new worker.
+            "opened_since_fault": self.opened_since_fault(),
         }
 
     def close(self) -> None:
