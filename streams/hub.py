@@ -17,6 +17,7 @@ The loops (``run_listener``, ``run_ticker``) only repeat small steps
 
 import contextlib
 import logging
+import os
 import random
 import socket
 import time
@@ -132,9 +133,11 @@ class Client:
         "direct",
         "ended",
         "expires",
+        "fd",
         "gone",
         "hangup",
         "last_id",
+        "pending",
         "pos",
         "revoked",
         "ring",
@@ -173,6 +176,12 @@ class Client:
         # Lines sent to this client, replay included: for the close log.
         self.sent = 0
         self.sock = sock
+        # The socket's descriptor, for the hub's own sends (Hub.push): only
+        # to a subscribed, waiting client, whose socket gunicorn holds open.
+        self.fd = sock.fileno() if sock is not None else -1
+        # What the hub's own send (Hub.push) could not write: the client's
+        # greenlet writes it, with the write timeout, when woken.
+        self.pending: bytes | None = None
         self.waiter: Waiter | None = None
         self.expires = time.monotonic() + random.uniform(*MAX_LIFETIME_SECONDS)
         # When the write under way began (the hub's clock), 0.0 when none is.
@@ -431,8 +440,11 @@ class Hub:
     def _next_write(self, client: Client) -> bytes | None:
         """The stream's next write, in the client's framing; None when it ends."""
         while True:
-            if client.revoked or client.ended:
+            if client.revoked or client.ended or client.gone:
                 return None
+            if client.pending is not None:
+                data, client.pending = client.pending, None
+                return data
             try:
                 data, count = client.ring.take(client)
             except Overflow:
@@ -710,8 +722,51 @@ class Hub:
             waiting.extend(c for c in ring.clients if c.waiter is not None)
             if ring.start and ring.end - ring.scanned >= OVERFLOW_SCAN_EVERY:
                 self.cut(ring.stuck_clients())
-        self.wake(waiting, NEW)
+        self.push(waiting)
         return len(rows)
+
+    def push(self, clients: list[Client]) -> None:
+        """Send each waiting client its new frames from here, one system call each.
+
+        Waking a client's greenlet to send cost two greenlet switches and
+        gevent's sendall layers per client and line; a send on the
+        non-blocking socket that takes everything leaves the client waiting
+        as it was (docs/DESIGN.md, "One send per wake"). A client whose socket
+        would block keeps the rest as ``pending`` and is woken to write it
+        with the write timeout; one that failed, overflowed, is ending or
+        writes through a proxied protocol is woken to do it all itself.
+        """
+        woken: list[Client] = []
+        for count, client in enumerate(clients, 1):
+            if client.waiter is not None and not self._pushed(client):
+                woken.append(client)
+            if count % YIELD_EVERY == 0:
+                gevent.sleep(0)
+        self.wake(woken, NEW)
+
+    def _pushed(self, client: Client) -> bool:
+        """Whether the hub wrote all of this waiting client's new frames itself."""
+        if not client.direct or client.hangup or client.expires < self.clock:
+            return False
+        try:
+            data, count = client.ring.take(client)
+        except Overflow:
+            return False  # its greenlet meets the overflow and ends the stream
+        if not count:
+            return True
+        self.delivered += count
+        client.sent += count
+        try:
+            sent = os.write(client.fd, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            client.gone = True
+            return False
+        if sent < len(data):
+            client.pending = data[sent:]  # rare: a reader behind by a socket buffer
+            return False
+        return True
 
     def wake(self, clients: list[Client], token: str) -> None:
         """Switch to each waiting client from the gevent hub, yielding now and then."""

@@ -113,6 +113,22 @@ def test_a_reader_that_stops_reading_is_cut_on_a_quiet_channel(
     assert received + rest == written
 
 
+def test_a_reader_that_reads_late_gets_every_line_once_in_order(
+    server: Gunicorn, public_channel: Channel
+) -> None:
+    # The hub sends what the socket takes and leaves the rest to the stream's
+    # own write: lines in separate commits, more than the buffers hold, read
+    # half a second later (inside the write timeout).
+    late = connected(server.port, PATH, rcvbuf=4096)
+    _until_open_streams(server.port, 1)
+    text = "word " * 1600
+    written = [line.id for _ in range(10) for line in publish(public_channel, 4, text)]
+    gevent.sleep(0.5)
+    received = [int(late.next_event("line").id or 0) for _ in written]
+    late.close()
+    assert received == written
+
+
 def test_a_reader_that_stops_reading_behind_nginx_is_cut_on_a_quiet_channel(
     tmp_path: Path, server: Gunicorn, public_channel: Channel
 ) -> None:
