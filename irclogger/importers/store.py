@@ -37,6 +37,10 @@ STAGE = "irclogger_import_stage"
 # enough that a batch (about 200 bytes a line) stays in PostgreSQL's default
 # 8 MB of temp_buffers.
 BATCH_SIZE = 20_000
+# The first batch is small, so the writers start while the parser is still
+# at the first files instead of waiting for a whole batch; each next batch
+# is twice as large, up to BATCH_SIZE.
+FIRST_BATCH_SIZE = 1_000
 
 # Connections writing at once: one per core (PostgreSQL's work per line is
 # most of an import's), at most 4, past which the parsing thread cannot keep
@@ -116,10 +120,12 @@ def batches(rows: Iterable[tuple[str, str, str]], channel_id: int) -> Iterator[B
     """
     lines: list[str] = []
     first_key = last_key = last_time = ""
+    size = min(FIRST_BATCH_SIZE, BATCH_SIZE)
     for timestamp, key, line in rows:
-        if len(lines) >= BATCH_SIZE and timestamp != last_time:
+        if len(lines) >= size and timestamp != last_time:
             yield Batch("".join(lines), len(lines), channel_id, [first_key, last_key])
             lines = []
+            size = min(2 * size, BATCH_SIZE)
         if not lines:
             first_key = key
         lines.append(line)
@@ -191,7 +197,7 @@ def _copy_new(cursor: Any, batch: Batch) -> bool:
     """
     cursor.execute("SAVEPOINT irclogger_import_copy")
     try:
-        cursor.copy_expert(COPY_LINES, io.StringIO(batch.text))
+        _copy(cursor, COPY_LINES, batch.text)
     except psycopg2.errors.UniqueViolation:
         cursor.execute("ROLLBACK TO SAVEPOINT irclogger_import_copy")
         return False
@@ -202,7 +208,7 @@ def _copy_new(cursor: Any, batch: Batch) -> bool:
 def _stage_and_move(cursor: Any, batch: Batch) -> Stored:
     """Stage one batch, correct the times of the lines stored already, add the others."""
     cursor.execute(_CREATE_STAGE)
-    cursor.copy_expert(_COPY_STAGE, io.StringIO(batch.text))
+    _copy(cursor, _COPY_STAGE, batch.text)
     cursor.execute(_PROBE_SETTINGS)
     cursor.execute(_MOVE_KNOWN)
     moved: int = cursor.rowcount
@@ -210,3 +216,9 @@ def _stage_and_move(cursor: Any, batch: Batch) -> Stored:
     inserted: int = cursor.rowcount
     cursor.execute(f"TRUNCATE {STAGE}")
     return Stored(batch.size, inserted, moved)
+
+
+def _copy(cursor: Any, sql: str, text: str) -> None:
+    # In one read: psycopg2 takes the GIL back for every chunk it reads (8 kB
+    # by default), and each time waits for the parsing thread to let go of it.
+    cursor.copy_expert(sql, io.StringIO(text), size=len(text))
