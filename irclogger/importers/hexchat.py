@@ -133,8 +133,9 @@ def _event(at: dt.datetime, text: str) -> Entry | None:
 
 def sniff(path: Path, head: list[str]) -> int:
     headers = sum(3 for line in head if HEADER.match(line))
-    lines = sum(1 for line in head if LINE.fullmatch(line))
-    return headers + lines if headers else 0
+    if not headers:  # not HexChat: its lines need not be looked at (detection runs per file)
+        return 0
+    return headers + sum(1 for line in head if LINE.fullmatch(line))
 
 
 FORMAT = Format("hexchat", sniff, HexchatParser)

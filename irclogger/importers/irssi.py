@@ -134,10 +134,12 @@ def _event(at: dt.datetime, text: str) -> Entry:
 
 def sniff(path: Path, head: list[str]) -> int:
     markers = sum(3 for line in head if OPENED.fullmatch(line) or DAY_CHANGED.fullmatch(line))
+    if not markers:  # not irssi: its lines need not be looked at (detection runs per file)
+        return 0
     lines = sum(
         1 for line in head if (match := LINE.fullmatch(line)) and _looks_irssi(uncolour(match[4]))
     )
-    return markers + lines if markers else 0
+    return markers + lines
 
 
 def _looks_irssi(body: str) -> bool:

@@ -116,8 +116,9 @@ def _event(at: dt.datetime, text: str) -> Entry:
 
 def sniff(path: Path, head: list[str]) -> int:
     sessions = sum(3 for line in head if SESSION.match(line))
-    lines = sum(1 for line in head if LINE.fullmatch(line))
-    return sessions + lines if sessions else 0
+    if not sessions:  # not mIRC: its lines need not be looked at (detection runs per file)
+        return 0
+    return sessions + sum(1 for line in head if LINE.fullmatch(line))
 
 
 FORMAT = Format("mirc", sniff, MircParser)
