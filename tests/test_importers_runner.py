@@ -205,6 +205,31 @@ def test_it_imports_more_lines_than_a_batch(
     assert (again.imported, again.duplicates) == (0, 30)
 
 
+def test_batches_start_small_and_shrink_again_before_the_end() -> None:
+    # One row a second, so a batch may end after any row.
+    rows = [(f"t{n}", f"k{n}", f"row {n}\n") for n in range(300_000)]
+    sizes = [batch.size for batch in store.batches(rows, 1, expected=len(rows))]
+    assert sum(sizes) == len(rows)
+    # The writers start after a small first batch, not after a whole one.
+    assert sizes[:3] == [
+        store.FIRST_BATCH_SIZE,
+        2 * store.FIRST_BATCH_SIZE,
+        4 * store.FIRST_BATCH_SIZE,
+    ]
+    assert max(sizes) == store.BATCH_SIZE
+    # Each writer's last batch is small: none ends long after the others.
+    assert all(size <= store.FIRST_BATCH_SIZE for size in sizes[-store.WRITERS :])
+    # Without an estimate, batches stay large to the end.
+    unknown = [batch.size for batch in store.batches(rows, 1)]
+    assert unknown[-2] == store.BATCH_SIZE
+
+
+def test_a_batch_never_splits_the_lines_of_one_timestamp() -> None:
+    rows = [(f"t{n // 3}", f"k{n}", f"row {n}\n") for n in range(9_000)]
+    for batch in store.batches(rows, 1, expected=len(rows)):
+        assert batch.size % 3 == 0
+
+
 def test_it_writes_batches_in_parallel_outside_a_transaction_keeping_time_order(
     transactional_db: None,
     tmp_path: Path,

@@ -24,6 +24,7 @@ skips them on replay too).
 
 import contextlib
 import datetime as dt
+import gzip
 import hashlib
 import queue
 import re
@@ -122,13 +123,13 @@ def import_files(
     started = dt.datetime.now(UTC)
     summary = ImportSummary()
     readable = _choose_formats(list(walk(Path(path) for path in paths)), fmt, summary)
-    total = _count_lines(path for path, _ in readable) if progress else None
+    total = _count_lines(readable, quick_only=not progress)
     with tqdm(
         total=total, unit=" lines", unit_scale=True, disable=not progress, file=sys.stderr
     ) as bar:
         rules = _Rules(channel.pk, channel.name, excluded_nicks(channel.excluded_nicks))
         rows = _rows_of_files(readable, rules, tz, summary, report, bar)
-        for stored in store.write(_in_background(store.batches(rows, channel.pk))):
+        for stored in store.write(_in_background(store.batches(rows, channel.pk, total))):
             summary.imported += stored.inserted
             summary.duplicates += stored.size - stored.inserted
             summary.moved += stored.moved
@@ -176,13 +177,23 @@ def _choose_formats(
     return chosen
 
 
-def _count_lines(paths: Iterable[Path]) -> int:
-    # For the progress bar's ETA: counting newlines is a small fraction of importing.
+def _count_lines(readable: list[tuple[Path, Format]], *, quick_only: bool) -> int | None:
+    """The lines to read: the progress bar's ETA, and the store makes its last batches small.
+
+    Counting newlines is a small fraction of importing, unless a file is
+    gzipped; ``quick_only`` gives up (None) on those, and on stores (not
+    lines), where newlines say nothing.
+    """
     total = 0
-    for path in paths:
-        with open_log(path) as stream:
-            while chunk := stream.read(1 << 20):
-                total += chunk.count(b"\n")
+    try:
+        for path, format in readable:
+            with open_log(path) as stream:
+                if quick_only and (format.parser is None or isinstance(stream, gzip.GzipFile)):
+                    return None
+                while chunk := stream.read(1 << 20):
+                    total += chunk.count(b"\n")
+    except (OSError, EOFError):  # the import reports it, file by file
+        return None
     return total
 
 

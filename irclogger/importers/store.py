@@ -111,27 +111,42 @@ class Batch(NamedTuple):
     edge_keys: list[str]  # the first and last import keys
 
 
-def batches(rows: Iterable[tuple[str, str, str]], channel_id: int) -> Iterator[Batch]:
+def batches(
+    rows: Iterable[tuple[str, str, str]], channel_id: int, expected: int | None = None
+) -> Iterator[Batch]:
     """Group (timestamp, key, COPY line) rows, never splitting lines of one timestamp.
 
     Batches may be written concurrently, so ids are only in file order within
     a batch; pages order by (timestamp, id), so keeping each timestamp's lines
-    in one batch keeps their order.
+    in one batch keeps their order. With the number of rows ``expected``
+    (an estimate), the last batches get smaller, so the writers finish
+    together instead of one writing a whole batch alone at the end.
     """
     lines: list[str] = []
     first_key = last_key = last_time = ""
-    size = min(FIRST_BATCH_SIZE, BATCH_SIZE)
+    size, done = min(FIRST_BATCH_SIZE, BATCH_SIZE), 0
     for timestamp, key, line in rows:
         if len(lines) >= size and timestamp != last_time:
             yield Batch("".join(lines), len(lines), channel_id, [first_key, last_key])
+            done += len(lines)
             lines = []
-            size = min(2 * size, BATCH_SIZE)
+            size = _next_size(size, None if expected is None else expected - done)
         if not lines:
             first_key = key
         lines.append(line)
         last_key, last_time = key, timestamp
     if lines:
         yield Batch("".join(lines), len(lines), channel_id, [first_key, last_key])
+
+
+def _next_size(size: int, rows_left: int | None) -> int:
+    """Twice the last batch's size, up to BATCH_SIZE, and at most a share of the rows left."""
+    size = min(2 * size, BATCH_SIZE)
+    if rows_left is None:
+        return size
+    # A batch waits for a writer while the ones before it are written: the
+    # last few are small, so no writer ends long after the others.
+    return max(min(size, rows_left // (2 * WRITERS)), min(FIRST_BATCH_SIZE, BATCH_SIZE))
 
 
 def write(all_batches: Iterable[Batch]) -> Iterator[Stored]:
