@@ -218,7 +218,7 @@ def test_batches_start_small_and_shrink_again_before_the_end() -> None:
     ]
     assert max(sizes) == store.BATCH_SIZE
     # Each writer's last batch is small: none ends long after the others.
-    assert all(size <= store.FIRST_BATCH_SIZE for size in sizes[-store.WRITERS :])
+    assert all(size <= store.LAST_BATCH_SIZE for size in sizes[-store.WRITERS :])
     # Without an estimate, batches stay large to the end.
     unknown = [batch.size for batch in store.batches(rows, 1)]
     assert unknown[-2] == store.BATCH_SIZE
