@@ -142,7 +142,7 @@ def batches(
 
 
 def _next_size(size: int, rows_left: int | None) -> int:
-    """Twice the last batch's size, up to BATCH_SIZE, and at most a writer's share of the rows left."""
+    """Twice the last batch's size, up to BATCH_SIZE; at most a writer's share of the rest."""
     size = min(2 * size, BATCH_SIZE)
     if rows_left is None:
         return size
