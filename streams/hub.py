@@ -68,9 +68,12 @@ log = logging.getLogger(__name__)
 # timeout and nginx's 60 s proxy_read_timeout (docs/DESIGN.md, trap 6).
 # STREAM_KEEPALIVE_SECONDS shortens it for tests of proxies' read timeouts.
 KEEPALIVE_SECONDS = float(settings.STREAM_KEEPALIVE_SECONDS)
-# The ticker's beat: how soon a worker shutdown ends its streams, and how
-# often delivery counts reach the metrics.
+# The ticker's beat: keep-alives, slow writers, and how often delivery counts
+# reach the metrics; a worker shutdown is looked for STOP_CHECKS_PER_TICK
+# times a beat.
 TICK_SECONDS = 1.0
+KEEPALIVE_TICKS = round(KEEPALIVE_SECONDS / TICK_SECONDS)
+STOP_CHECKS_PER_TICK = 10
 # A stream ends itself after about ten minutes (STREAM_MAX_LIFETIME_SECONDS),
 # so that reloads and deploys never meet only ancient connections; jittered
 # ±10 % so they do not end together.
@@ -795,10 +798,15 @@ class Hub:
         if self.delivered:
             LINES_DELIVERED.inc(self.delivered)
             self.delivered = 0
+        if not self._begin_stop(should_stop) and self.ticks % KEEPALIVE_TICKS == 0:
+            self.wake(self._waiting(), PING)
+
+    def _begin_stop(self, should_stop: Callable[[], bool]) -> bool:
+        """Start ending every stream if the worker stops (once); whether it began now."""
         if self.ending is None and should_stop():
             self.ending = gevent.spawn(self.end_streams)
-        elif self.ticks % round(KEEPALIVE_SECONDS / TICK_SECONDS) == 0:
-            self.wake(self._waiting(), PING)
+            return True
+        return False
 
     def end_streams(self) -> None:
         """End every stream of a stopping worker: handed over, or all at once.
@@ -894,9 +902,16 @@ class Hub:
             backoff = min(backoff * 2, BACKOFF_SECONDS[1])
 
     def run_ticker(self, should_stop: Callable[[], bool]) -> None:
+        # A stop is looked for ten times a beat: a restart's readers wait for
+        # this worker to end their streams before any new one can take them.
+        beats = 0
         while True:
-            gevent.sleep(TICK_SECONDS)
-            self.tick(should_stop)
+            gevent.sleep(TICK_SECONDS / STOP_CHECKS_PER_TICK)
+            beats += 1
+            if beats % STOP_CHECKS_PER_TICK == 0:
+                self.tick(should_stop)
+            else:
+                self._begin_stop(should_stop)
 
     def start(self, should_stop: Callable[[], bool], handoff: Handoff | None = None) -> None:
         self.handoff = handoff
