@@ -544,8 +544,11 @@ class ChannelActivity(models.Model):
     lines (migration 0010). Quarter hours, because every zone's offset is a
     whole number of them: days and hours in any zone are exact sums."""
 
+    # No index of its own: the unique (channel, bucket) one starts with it,
+    # and every index costs each row the triggers write (an import writes
+    # one per quarter hour of its logs).
     channel = models.ForeignKey(
-        Channel, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Channel, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
     bucket = models.DateTimeField()
     lines = models.IntegerField()
@@ -563,8 +566,9 @@ class NickActivity(models.Model):
     """Lines said per channel, nick (lower case) and UTC day, with the first
     and last of them; kept by the same triggers."""
 
+    # No index of its own, as ChannelActivity.channel: the indexes below start with it.
     channel = models.ForeignKey(
-        Channel, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Channel, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
     nick = models.CharField(max_length=NICK_MAX_LENGTH)
     day = models.DateField()
