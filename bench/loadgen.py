@@ -102,6 +102,9 @@ class Client:
     back_at: float | None = None
     # When the stream of the moment began (its response headers).
     streaming_since: float = 0.0
+    # Since the last `fault`: connection attempts, and how the last failed one failed.
+    attempts: int = 0
+    last_failure: str = ""
 
     def count(self, seq: int) -> bool:
         """Tally one received line; False if it is a repeat."""
@@ -375,6 +378,7 @@ class LoadGenerator:
         loop = asyncio.get_running_loop()
         seen: asyncio.Future[bool] = loop.create_future()
         started = time.monotonic()
+        client.attempts += 1
         try:
             transport, _ = await asyncio.wait_for(
                 loop.create_connection(
@@ -386,6 +390,7 @@ class LoadGenerator:
             )
         except (OSError, TimeoutError) as exc:
             client.failed = type(exc).__name__
+            client.last_failure = f"{client.failed} after {time.monotonic() - started:.1f} s"
             self._network_error(client)
             return
         self.transports[client.index] = transport
@@ -403,6 +408,7 @@ class LoadGenerator:
                 client.back_at = time.time()
         elif not client.gave_up:
             client.failed = client.failed or "closed before the response headers"
+            client.last_failure = f"{client.failed} after {time.monotonic() - started:.1f} s"
             self._network_error(client)
 
     def lost(self, client: Client) -> None:
@@ -456,6 +462,7 @@ class LoadGenerator:
         """A fault is injected now: time each client's drop and return from here."""
         for client in self.clients:
             client.dropped_at = client.back_at = None
+            client.attempts, client.last_failure = 0, ""
         self.storms.append(Storm(name, time.time()))
 
     async def sample_open(self) -> None:
@@ -489,6 +496,19 @@ class LoadGenerator:
             "downtime_p50": percentile(downtimes, 0.5),
             "downtime_p99": percentile(downtimes, 0.99),
             "timeline": _thin(storm.timeline),
+            # Why the last ones were late: their attempts and the last failure.
+            "slowest": [
+                {
+                    "downtime": round((c.back_at or time.time()) - (c.dropped_at or 0.0), 2),
+                    "attempts": c.attempts,
+                    "last_failure": c.last_failure,
+                    "retry": c.retry,
+                }
+                for c in sorted(
+                    dropped,
+                    key=lambda c: (c.back_at or time.time()) - (c.dropped_at or 0.0),
+                )[-5:]
+            ],
         }
 
     def opened_since_fault(self) -> int:

@@ -13,7 +13,7 @@ import psutil
 from django.db import connection
 
 from bench import db
-from bench.servers import ROOT
+from bench.servers import ROOT, apply_listen_queue
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 # The project's speed goals: streams, pages while streams are open, search, import,
@@ -58,6 +58,8 @@ def machine(url: str) -> dict[str, Any]:
         "nginx": _version(["nginx", "-v"]),
         "redis": _version(["redis-server", "--version"]),
         "load_average": os.getloadavg(),
+        # conf/sysctl.d/, as bench.run applied it (or could not).
+        "listen_queue": ", ".join(f"{k} = {v}" for k, v in apply_listen_queue().items()),
     }
 
 
@@ -818,6 +820,7 @@ def _machine(results: dict[str, Any]) -> list[str]:
         "node",
         "nginx",
         "redis",
+        "listen_queue",
     ]
     return (
         ["## The machine", "", "| | |", "|---|---|"]

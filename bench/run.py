@@ -20,8 +20,10 @@ def main() -> None:
     args = arguments()
     started = time.monotonic()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "irclogger.settings")
-    from bench import db
+    from bench import db, servers
 
+    # Before any service starts: gunicorn's listen backlog is capped by it.
+    servers.apply_listen_queue()
     url = db.database_url()
     # The settings read DATABASE_URL: this process and every service it
     # starts use the bench database.

@@ -24,6 +24,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
+# The kernel settings a deployment installs for reconnect storms.
+SYSCTL_CONF = ROOT / "conf" / "sysctl.d" / "90-irclogger.conf"
 PEERS = ROOT / "bench" / "peers"
 BIN = Path(sys.executable).parent
 SERVER_CPU = 1
@@ -319,3 +321,24 @@ def redis() -> Iterator[tuple[str, int]]:
     command += ["--appendonly", "no"]
     with running("redis", command, port, "") as _service:
         yield ("127.0.0.1", port)
+
+
+def apply_listen_queue() -> dict[str, str]:
+    """Raise the kernel's listen queue as conf/sysctl.d/ deploys it, where allowed.
+
+    A lower value already set is raised (as root); a higher one is kept.
+    Returns the values in force, for the report: a machine where they could
+    not be raised is measured, and reported, as it is.
+    """
+    in_force = {}
+    for line in SYSCTL_CONF.read_text().splitlines():
+        key, _, wanted = line.partition("=")
+        if line.startswith("#") or not wanted:
+            continue
+        path = Path("/proc/sys", *key.strip().split("."))
+        with suppress(OSError, ValueError):
+            if int(path.read_text()) < int(wanted):
+                path.write_text(wanted.strip())
+        with suppress(OSError):
+            in_force[key.strip()] = path.read_text().strip()
+    return in_force

@@ -39,8 +39,8 @@ keepalive = 5
 # is full the kernel drops their SYNs and each client retries only after
 # 1 s, then 3 s, then 7 s: a storm turns into connects of many seconds.
 # gunicorn's default is 2048; the kernel caps the value at
-# net.core.somaxconn (4096 on recent Linux; raise it too on such a host).
-backlog = env_int("GUNICORN_BACKLOG", 8192)
+# net.core.somaxconn (4096 on recent Linux): conf/sysctl.d/ raises it.
+backlog = env_int("GUNICORN_BACKLOG", 16384)
 # Off by default: the app logs one structured line per request itself
 # (irclogger.middleware); set GUNICORN_ACCESSLOG to a path or "-" for gunicorn's too.
 accesslog = env_str("GUNICORN_ACCESSLOG", "") or None

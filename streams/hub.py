@@ -825,12 +825,25 @@ class Hub:
                 HANDOFF_PER_SECOND,
             )
             self.end_retry = RETRY_AFTER_HANDOFF_MS
-            per_beat = max(1, round(HANDOFF_PER_SECOND * HANDOFF_BEAT_SECONDS))
-            for first in range(0, len(clients), per_beat):
-                self.end(clients[first : first + per_beat])
-                gevent.sleep(HANDOFF_BEAT_SECONDS)
+            self._end_paced(clients)
         self.stopping = True
         self.wake(self._waiting(), STOP)
+
+    def _end_paced(self, clients: list[Client]) -> None:
+        """End ``clients`` at HANDOFF_PER_SECOND by the clock, a batch a beat.
+
+        By the clock, not a fixed batch per beat: a worker short of CPU
+        (its core shared with the new worker) ends bigger batches instead of
+        stretching the handoff, which would keep it fanning out to streams
+        the new worker could serve.
+        """
+        started, done = time.monotonic(), 0
+        while done < len(clients):
+            elapsed = time.monotonic() - started + HANDOFF_BEAT_SECONDS
+            due = min(len(clients), max(done + 1, int(elapsed * HANDOFF_PER_SECOND)))
+            self.end(clients[done:due])
+            done = due
+            gevent.sleep(HANDOFF_BEAT_SECONDS)
 
     def end(self, clients: list[Client]) -> None:
         """End these streams at their next write: now, for those waiting."""

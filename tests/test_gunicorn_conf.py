@@ -106,3 +106,17 @@ def test_it_queues_a_connect_storm() -> None:
     backlog = _conf()["backlog"]
     assert isinstance(backlog, int)
     assert backlog >= 4096
+
+
+def test_the_kernel_settings_it_ships_let_the_backlog_take_effect() -> None:
+    # The kernel caps the backlog at net.core.somaxconn: conf/sysctl.d/ must
+    # raise it (and the SYN queue) at least that far.
+    backlog = _conf()["backlog"]
+    assert isinstance(backlog, int)
+    settings = {}
+    for line in (ROOT / "conf" / "sysctl.d" / "90-irclogger.conf").read_text().splitlines():
+        key, _, value = line.partition("=")
+        if value and not line.startswith("#"):
+            settings[key.strip()] = int(value)
+    assert settings["net.core.somaxconn"] >= backlog
+    assert settings["net.ipv4.tcp_max_syn_backlog"] >= backlog
