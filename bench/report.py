@@ -218,9 +218,11 @@ def _share(value: float | None) -> str:
 
 def _import_row(imported: dict[str, Any]) -> str:
     rate = imported.get("lines_per_second") or 0
+    runs = imported.get("runs_lines_per_second")
+    each = f" (runs: {', '.join(f'{r:,.0f}' for r in runs)})" if runs else ""
     return (
         f"| import ({imported.get('path', '?')}) | {imported.get('imported', 0):,} lines in "
-        f"{imported.get('seconds', 0):.1f} s = **{rate:,.0f} lines/s** |"
+        f"{imported.get('seconds', 0):.1f} s = **{rate:,.0f} lines/s**{each} |"
     )
 
 
