@@ -193,6 +193,18 @@ def _page_url(client: Client, start: str, hops: int) -> str:
     return url
 
 
+def _insert_many(rows: list[tuple[int, str]], spread_days: int, *, imported: bool) -> None:
+    """Messages (channel id, text), at random times over the last ``spread_days``,
+    then fresh planner statistics."""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO irclogger_line (channel_id, timestamp, kind, nick, target, text, imported)"
+            " VALUES (%s, now() - %s * random() * interval '1 day', 'message', 'x', '', %s, %s)",
+            [(channel_id, spread_days, text, imported) for channel_id, text in rows],
+        )
+        cursor.execute("ANALYZE irclogger_line")
+
+
 def test_a_common_phrase_is_paged_without_reading_all_its_lines(
     client: Client, public_channel: Channel
 ) -> None:
@@ -201,13 +213,7 @@ def test_a_common_phrase_is_paged_without_reading_all_its_lines(
     every line with it to show the newest; read in time order instead."""
     rows = [(public_channel.pk, f"set X-Accel-Buffering to no, take {n}") for n in range(3000)]
     rows += [(public_channel.pk, f"filler {n}") for n in range(20000)]
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO irclogger_line (channel_id, timestamp, kind, nick, target, text, imported)"
-            " VALUES (%s, now() - random() * interval '100 days', 'message', 'x', '', %s, true)",
-            rows,
-        )
-        cursor.execute("ANALYZE irclogger_line")
+    _insert_many(rows, 100, imported=True)
     plans = _explain_searches()
     with connection.execute_wrapper(plans):
         response = client.get("/libera/python/search/", {"q": "X-Accel-Buffering"})
@@ -431,13 +437,7 @@ def test_the_text_scan_is_limited_to_visible_channels_inside_the_index(
     rows = [(private_channel.pk, f"secretword filler {n}") for n in range(20000)]
     rows += [(public_channel.pk, f"public filler {n}") for n in range(20000)]
     rows += [(public_channel.pk, f"secretword in public {n}") for n in range(10)]
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            "INSERT INTO irclogger_line (channel_id, timestamp, kind, nick, target, text, imported)"
-            " VALUES (%s, now(), 'message', 'x', '', %s, false)",
-            rows,
-        )
-        cursor.execute("ANALYZE irclogger_line")
+    _insert_many(rows, 0, imported=False)
     plans = _explain_searches()
     with connection.execute_wrapper(plans):
         response = client.get("/search/", {"q": "secretword"})
