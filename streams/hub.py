@@ -455,28 +455,38 @@ class Hub:
                 data, client.pending = client.pending, None
                 return data
             try:
-                data, count = client.ring.take(client)
+                data, count = self._take(client)
             except Overflow:
                 QUEUE_OVERFLOWS.inc()
                 client.ended = True  # this frame is the last
                 return _framed(client, retry_frame(RETRY_MS))
             if count:
-                self.delivered += count
-                client.sent += count
                 return data
             if client.hangup and self._has_hung_up(client):
                 return None
             token = self.wait(client)
             if token == REVOKED:
                 return None
-            if token == STOP or (token == PING and time.monotonic() > client.expires):
+            if token == STOP or (token == PING and self._ending(client)):
                 client.ended = True  # this frame is the last
                 return _framed(client, retry_frame(self.end_retry))
             if token == PING:
                 return KEEPALIVE_CHUNK if client.chunked else KEEPALIVE
 
+    def _take(self, client: Client) -> tuple[bytes, int]:
+        """The client's next write from its ring (Ring.take), counted as delivered."""
+        data, count = client.ring.take(client)
+        self.delivered += count
+        client.sent += count
+        return data, count
+
+    def _ending(self, client: Client) -> bool:
+        """Whether the hub ends this stream at its next wake: the worker stops,
+        its lifetime is over, or a handoff reached it (Hub.end)."""
+        return self.stopping or client.expires < self.clock
+
     def wait(self, client: Client) -> str:
-        if self.stopping or client.expires < self.clock:
+        if self._ending(client):
             return STOP
         # No timeout: a timer per waiting client costs more than the wait;
         # the ticker wakes everyone for the shared keep-alive instead.
@@ -755,16 +765,14 @@ class Hub:
 
     def _pushed(self, client: Client) -> bool:
         """Whether the hub wrote all of this waiting client's new frames itself."""
-        if not client.direct or client.hangup or client.expires < self.clock:
+        if not client.direct or client.hangup or self._ending(client):
             return False
         try:
-            data, count = client.ring.take(client)
+            data, count = self._take(client)
         except Overflow:
             return False  # its greenlet meets the overflow and ends the stream
         if not count:
             return True
-        self.delivered += count
-        client.sent += count
         try:
             sent = os.write(client.fd, data)
         except BlockingIOError:
