@@ -351,12 +351,9 @@ def _copy_rows(
         counted = f"{minute}\t{content}"
         occurrence = seen.get(counted, 0)
         seen[counted] = occurrence + 1
-        text = entry.text
-        if excluded or (nolog_prefix and text.startswith(nolog_prefix)):  # rare: skip the call
-            private = stored_text(kind, nick, text, excluded=excluded, nolog_prefix=nolog_prefix)
-            if private is None:
-                continue
-            text = private
+        text = stored_text(kind, nick, entry.text, excluded=excluded, nolog_prefix=nolog_prefix)
+        if text is None:
+            continue
         if kind == TOPIC:
             rules.saw_topic = True
         digest = hashlib.sha256(f"{content}\t{occurrence}".encode()).hexdigest()
