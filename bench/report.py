@@ -13,7 +13,7 @@ import psutil
 from django.db import connection
 
 from bench import db
-from bench.servers import ROOT, apply_listen_queue
+from bench.servers import ROOT, listen_queue
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 # The project's speed goals: streams, pages while streams are open, search, import,
@@ -59,7 +59,7 @@ def machine(url: str) -> dict[str, Any]:
         "redis": _version(["redis-server", "--version"]),
         "load_average": os.getloadavg(),
         # conf/sysctl.d/, as bench.run applied it (or could not).
-        "listen_queue": ", ".join(f"{k} = {v}" for k, v in apply_listen_queue().items()),
+        "listen_queue": ", ".join(f"{k} = {v}" for k, v in listen_queue().items()),
     }
 
 

@@ -323,22 +323,33 @@ def redis() -> Iterator[tuple[str, int]]:
         yield ("127.0.0.1", port)
 
 
-def apply_listen_queue() -> dict[str, str]:
+def apply_listen_queue() -> None:
     """Raise the kernel's listen queue as conf/sysctl.d/ deploys it, where allowed.
 
-    A lower value already set is raised (as root); a higher one is kept.
-    Returns the values in force, for the report: a machine where they could
-    not be raised is measured, and reported, as it is.
+    A lower value already set is raised (as root); a higher one is kept. A
+    machine where they cannot be raised is measured, and reported
+    (``listen_queue``), as it is.
     """
-    in_force = {}
-    for line in SYSCTL_CONF.read_text().splitlines():
-        key, _, wanted = line.partition("=")
-        if line.startswith("#") or not wanted:
-            continue
-        path = Path("/proc/sys", *key.strip().split("."))
+    for path, wanted in _sysctl_settings().items():
         with suppress(OSError, ValueError):
             if int(path.read_text()) < int(wanted):
-                path.write_text(wanted.strip())
+                path.write_text(wanted)
+
+
+def listen_queue() -> dict[str, str]:
+    """The values in force of the settings conf/sysctl.d/ names, for the report."""
+    in_force = {}
+    for path in _sysctl_settings():
         with suppress(OSError):
-            in_force[key.strip()] = path.read_text().strip()
+            in_force[".".join(path.relative_to("/proc/sys").parts)] = path.read_text().strip()
     return in_force
+
+
+def _sysctl_settings() -> dict[Path, str]:
+    """conf/sysctl.d/'s settings: /proc/sys path and the value it asks for."""
+    settings = {}
+    for line in SYSCTL_CONF.read_text().splitlines():
+        key, _, wanted = line.partition("=")
+        if wanted and not line.startswith("#"):
+            settings[Path("/proc/sys", *key.strip().split("."))] = wanted.strip()
+    return settings
