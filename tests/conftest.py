@@ -8,13 +8,14 @@
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
 from irclogger.models import Channel, Line, Membership, Network
-from irclogger.publish import write_lines
+from irclogger.publish import NOTIFY_CHANNEL, write_lines
 from tests.ircserver import RawClient
 
 NOON = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
@@ -80,6 +81,22 @@ def clients() -> Iterator[list[RawClient]]:
     yield opened
     for client in opened:
         client.close()
+
+
+def insert_live_line(cursor: Any, channel_id: int, text: str) -> int:
+    """Insert a live line and notify the streams of it in ``cursor``'s transaction.
+
+    Committing (or leaving the write open) is the caller's: psycopg2
+    connections of their own stand for writers in other processes.
+    """
+    cursor.execute(
+        "INSERT INTO irclogger_line (channel_id, timestamp, kind, nick, target, text, imported)"
+        " VALUES (%s, %s, 'message', 'bob', '', %s, false) RETURNING id",
+        [channel_id, dt.datetime.now(dt.UTC), text],
+    )
+    line_id = int(cursor.fetchone()[0])
+    cursor.execute("SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, f"{channel_id}:{line_id}"])
+    return line_id
 
 
 def publish(channel: Channel, count: int, text: str = "line") -> list[Line]:

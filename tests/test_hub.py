@@ -11,11 +11,11 @@ import pytest
 from django.db import connection
 
 from irclogger.models import Channel, Line, Network, ShownLine
-from irclogger.publish import NOTIFY_CHANNEL, write_lines
+from irclogger.publish import write_lines
 from streams import hub as hubs
 from streams.hub import NEW, PING, STOP, Client, Hub
 from streams.ring import OVERFLOW_SCAN_EVERY, WRITE_FRAMES, Overflow, Ring
-from tests.conftest import say
+from tests.conftest import insert_live_line, say
 from tests.servers import child_database_url
 
 
@@ -347,16 +347,7 @@ def test_a_reconnect_catches_up_a_lower_id_committed_while_away(
     slow = psycopg2.connect(child_database_url())
     try:
         with slow.cursor() as cursor:  # channel A's write, left open
-            cursor.execute(
-                "INSERT INTO irclogger_line"
-                " (channel_id, timestamp, kind, nick, target, text, imported)"
-                " VALUES (%s, now(), 'message', 'bob', '', 'late', false) RETURNING id",
-                [public_channel.pk],
-            )
-            late_id = int(cursor.fetchone()[0])
-            cursor.execute(
-                "SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, f"{public_channel.pk}:{late_id}"]
-            )
+            late_id = insert_live_line(cursor, public_channel.pk, "late")
         [early] = write_lines([_line(other, "early")])
         assert early.id > late_id
         _step_until(hub, 1)

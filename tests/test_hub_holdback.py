@@ -7,7 +7,6 @@ before the hub waits on the socket again. Each test waits (bounded) only
 for lines already committed, never for a later one.
 """
 
-import datetime as dt
 import threading
 import time
 from collections.abc import Iterator
@@ -17,9 +16,8 @@ import psycopg2
 import pytest
 
 from irclogger.models import Channel
-from irclogger.publish import NOTIFY_CHANNEL
 from streams.hub import Client, Hub
-from tests.conftest import publish
+from tests.conftest import insert_live_line, publish
 from tests.servers import child_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -68,17 +66,7 @@ class Writer:
 
     def commit_one(self, text: str) -> int:
         with self.conn, self.conn.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO irclogger_line"
-                " (channel_id, timestamp, kind, nick, target, text, imported)"
-                " VALUES (%s, %s, 'message', 'bob', '', %s, false) RETURNING id",
-                [self.channel_id, dt.datetime.now(dt.UTC), text],
-            )
-            line_id = int(cursor.fetchone()[0])
-            cursor.execute(
-                "SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, f"{self.channel_id}:{line_id}"]
-            )
-        return line_id
+            return insert_live_line(cursor, self.channel_id, text)
 
     def in_thread(self, texts: list[str], gap: float = 0.0) -> tuple[threading.Thread, list[int]]:
         """Commit each text in its own transaction, ``gap`` seconds apart."""
@@ -178,16 +166,7 @@ def test_a_lost_connection_loses_no_line_committed_out_of_id_order(
     slow, admin, writer = Writer(public_channel), Writer(other), Writer(other)
     try:
         with slow.conn.cursor() as cursor:  # A's write, left open
-            cursor.execute(
-                "INSERT INTO irclogger_line"
-                " (channel_id, timestamp, kind, nick, target, text, imported)"
-                " VALUES (%s, now(), 'message', 'bob', '', 'late', false) RETURNING id",
-                [public_channel.pk],
-            )
-            late = int(cursor.fetchone()[0])
-            cursor.execute(
-                "SELECT pg_notify(%s, %s)", [NOTIFY_CHANNEL, f"{public_channel.pk}:{late}"]
-            )
+            late = insert_live_line(cursor, public_channel.pk, "late")
         early = writer.commit_one("early")
         assert early > late
         assert _receive(on_b, [early]) == [early]

@@ -288,6 +288,21 @@ def test_it_stores_tabs_backslashes_and_carriage_returns_as_they_are(
     ]
 
 
+def _upgrade_from_keys_of_before(channel: Channel) -> None:
+    """Back to the schema before migration 0007, the channel's keys as that
+    code wrote them (the UTC second, then a hash of the rest: here the id,
+    unique as the hash was), then forward again."""
+    executor = MigrationExecutor(connection)
+    executor.migrate([("irclogger", "0006_channel_bot_nicks")])
+    try:
+        Line.objects.filter(channel=channel).update(
+            import_key=Concat(Cast("timestamp", CharField()), Value("-"), Cast("id", CharField()))
+        )
+    finally:
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_lines_imported_before_the_zone_free_keys_still_deduplicate_after_the_migration(
     tmp_path: Path, public_channel: Channel
@@ -297,16 +312,7 @@ def test_lines_imported_before_the_zone_free_keys_still_deduplicate_after_the_mi
     log = LOG + b"13:01 <back\\slash> a\ttab and a \\N\n"
     import_bytes(tmp_path, "chan.log", log, public_channel, tz=public_channel.tz)
     new_keys = _keys(public_channel)
-    executor = MigrationExecutor(connection)
-    executor.migrate([("irclogger", "0006_channel_bot_nicks")])
-    try:
-        # The keys of before: the UTC second and a hash of everything.
-        Line.objects.filter(channel=public_channel).update(
-            import_key=Concat(Cast("timestamp", CharField()), Value("-"), Cast("id", CharField()))
-        )
-    finally:
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    _upgrade_from_keys_of_before(public_channel)
     assert _keys(public_channel) == new_keys
     summary, _ = import_bytes(tmp_path, "chan.log", log, public_channel, tz=public_channel.tz)
     assert (summary.imported, summary.duplicates, summary.moved) == (0, 5, 0)
@@ -321,15 +327,7 @@ def test_a_line_the_admin_redacted_does_not_come_back_after_the_migration(
     Line.objects.filter(channel=public_channel, text="after noon").update(
         text=REDACTED, redacted_by=admin
     )
-    executor = MigrationExecutor(connection)
-    executor.migrate([("irclogger", "0006_channel_bot_nicks")])
-    try:
-        Line.objects.filter(channel=public_channel).update(
-            import_key=Concat(Cast("timestamp", CharField()), Value("-"), Cast("id", CharField()))
-        )
-    finally:
-        executor.loader.build_graph()
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    _upgrade_from_keys_of_before(public_channel)
     # The redacted line's key now holds "[redacted]", not what the file says.
     summary, _ = import_bytes(tmp_path, "chan.log", LOG, public_channel)
     assert summary.imported == 0

@@ -27,6 +27,8 @@ PATH = "/libera/python/stream/"
 WAIT_SECONDS = 20.0
 KEEPALIVE_SECONDS = "600"
 WRITE_TIMEOUT_SECONDS = "2"
+# 8 kB a line: the socket buffers between server and reader fill after a few.
+BIG_LINE = "word " * 1600
 
 
 @pytest.fixture
@@ -95,8 +97,7 @@ def test_a_reader_that_stops_reading_is_cut_on_a_quiet_channel(
 ) -> None:
     stalled = connected(server.port, PATH, rcvbuf=4096)
     _until_open_streams(server.port, 1)
-    text = "word " * 1600  # 8 kB a line: the socket buffers fill after a few
-    written = [line.id for line in publish(public_channel, 60, text)]
+    written = [line.id for line in publish(public_channel, 60, BIG_LINE)]
     # Nothing more is written: the channel is quiet. The server's write that
     # cannot finish must end the stream by itself, before anyone reads.
     _until_open_streams(server.port, 0)
@@ -121,8 +122,7 @@ def test_a_reader_that_reads_late_gets_every_line_once_in_order(
     # half a second later (inside the write timeout).
     late = connected(server.port, PATH, rcvbuf=4096)
     _until_open_streams(server.port, 1)
-    text = "word " * 1600
-    written = [line.id for _ in range(10) for line in publish(public_channel, 4, text)]
+    written = [line.id for _ in range(10) for line in publish(public_channel, 4, BIG_LINE)]
     gevent.sleep(0.5)
     received = [int(late.next_event("line").id or 0) for _ in written]
     late.close()
@@ -135,9 +135,8 @@ def test_a_reader_that_stops_reading_behind_nginx_is_cut_on_a_quiet_channel(
     with nginx(tmp_path, server.port, streams_per_ip=8) as proxy:
         stalled = connected(proxy.port, PATH, rcvbuf=4096, timeout=WAIT_SECONDS)
         _until_open_streams(server.port, 1)
-        text = "word " * 1600
         # More than nginx's and the kernel's buffers between the two hold.
-        written = [line.id for line in publish(public_channel, 600, text)]
+        written = [line.id for line in publish(public_channel, 600, BIG_LINE)]
         _until_open_streams(server.port, 0)
         received = [int(event.id) for event in stalled.events() if event.id]
         stalled.close()
