@@ -400,8 +400,7 @@ class Hub:
         # Once: level-triggered, it would fire until the stream ends.
         client.watcher.stop()
         client.hangup = True
-        if client.waiter is not None:
-            client.waiter.switch(HANGUP)
+        _resume(client, HANGUP)
 
     def _has_hung_up(self, client: Client) -> bool:
         """Whether the readable socket is at its end (else the client sent bytes: ignored)."""
@@ -594,7 +593,7 @@ class Hub:
             client.revoked = True
             self.unsubscribe(client)
             if client.waiter is not None:
-                get_hub().loop.run_callback(client.waiter.switch, REVOKED)
+                _resume(client, REVOKED)
             elif client.sock is not None:
                 with contextlib.suppress(OSError):
                     client.sock.shutdown(socket.SHUT_RDWR)
@@ -787,11 +786,8 @@ class Hub:
 
     def wake(self, clients: list[Client], token: str) -> None:
         """Switch to each waiting client from the gevent hub, yielding now and then."""
-        run_callback = get_hub().loop.run_callback
         for count, client in enumerate(clients, 1):
-            waiter = client.waiter
-            if waiter is not None:
-                run_callback(waiter.switch, token)
+            _resume(client, token)
             if count % YIELD_EVERY == 0:
                 gevent.sleep(0)
 
@@ -976,6 +972,21 @@ def _until(condition: Callable[[], bool], timeout: float = HANDOFF_WAIT_SECONDS)
             return False
         gevent.sleep(HANDOFF_POLL_SECONDS)
     return True
+
+
+def _resume(client: Client, token: str) -> None:
+    """Have a waiting client's greenlet run with ``token``, soon (from the gevent hub).
+
+    The waiter is taken off the client now, not when the greenlet runs: until
+    then the client's writes are its greenlet's. A busy loop runs callbacks
+    late (after the hub's next read, past gevent's switch interval), and the
+    hub's next push must not write ahead of a rest its greenlet was woken to
+    send; a second wake is then needless (its reason is a flag the greenlet
+    checks).
+    """
+    waiter, client.waiter = client.waiter, None
+    if waiter is not None:
+        get_hub().loop.run_callback(waiter.switch, token)
 
 
 def _framed(client: Client, frame: bytes) -> bytes:

@@ -3,9 +3,11 @@
 import datetime as dt
 import json
 import socket
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 import gevent
+import gevent.socket
 import psycopg2
 import pytest
 from django.db import connection
@@ -384,3 +386,84 @@ def test_a_warmed_ring_keeps_only_what_fits_and_vouches_from_there() -> None:
     ring.prefill([(line_id, b"x") for line_id in range(1, 7)], complete=True)
     assert [ring.ids[seq % ring.size] for seq in range(ring.start, ring.end)] == [3, 4, 5, 6]
     assert ring.floor == 3  # lines 1 and 2 did not fit: a reader at 2 replays from PostgreSQL
+
+
+def _dechunk(body: bytes) -> bytes:
+    """Undo HTTP/1.1 chunked coding strictly: a size line that is not hex fails."""
+    out, position = [], 0
+    while position < len(body):
+        end = body.index(b"\r\n", position)
+        size = int(body[position:end], 16)
+        start = end + 2
+        out.append(body[start : start + size])
+        assert body[start + size : start + size + 2] == b"\r\n", "a chunk not followed by CRLF"
+        position = start + size + 2
+    return b"".join(out)
+
+
+def test_a_line_pushed_while_a_reader_is_woken_to_finish_a_write_waits_its_turn(
+    transactional_db: None, public_channel: Channel
+) -> None:
+    # The hub writes to a waiting reader itself; a write the socket takes
+    # only in part leaves the rest to the reader's greenlet, woken by a
+    # callback. A second delivery before that callback ran (a busy loop
+    # defers callbacks past the hub's next read) must not write ahead of
+    # that rest: it would split a chunk and a frame.
+    hub = Hub(ring_size=100)
+    mine, theirs = gevent.socket.socketpair()  # as gunicorn's gevent worker has them
+    client = hub.open(public_channel.pk, None, mine, "HTTP/1.1")
+    client.last_id = 0
+    serving = gevent.spawn(hub.serve, client)
+    gevent.sleep(0)
+    assert client.waiter is not None
+    text = "x" * 4000
+    rows = [
+        ShownLine(n, dt.datetime.now(dt.UTC), "message", "bob", "", text, public_channel.pk)
+        for n in range(1, 61)
+    ]
+    hub.deliver(rows[:30])  # more than the socket buffers take
+    hub.deliver(rows[30:])  # before the woken reader ran
+    received = _read_until(theirs, lambda body: len(_ids([_dechunk_prefix(body)])) >= len(rows))
+    hub.end([client])
+    serving.get(timeout=10)
+    assert _ids([_dechunk(_complete_chunks(received))]) == list(range(1, 61))
+    mine.close()
+    theirs.close()
+    hub.close()
+
+
+def _read_until(sock: socket.socket, done: Callable[[bytes], bool]) -> bytes:
+    """Read what the hub's greenlets write, yielding to them, for at most 10 s."""
+    sock.setblocking(False)
+    received = b""
+    deadline = time.monotonic() + 10
+    while not done(received):
+        assert time.monotonic() < deadline, f"only {len(received)} bytes arrived"
+        try:
+            chunk = sock.recv(1 << 16)
+        except BlockingIOError:
+            gevent.sleep(0.01)
+            continue
+        assert chunk, "closed early"
+        received += chunk
+    return received
+
+
+def _complete_chunks(body: bytes) -> bytes:
+    """The longest prefix of ``body`` made of whole chunks."""
+    position = 0
+    while True:
+        end = body.find(b"\r\n", position)
+        if end < 0:
+            return body[:position]
+        try:
+            size = int(body[position:end], 16)
+        except ValueError:
+            return body  # not chunked coding: let _dechunk say where
+        if end + 2 + size + 2 > len(body):
+            return body[:position]
+        position = end + 2 + size + 2
+
+
+def _dechunk_prefix(body: bytes) -> bytes:
+    return _dechunk(_complete_chunks(body))
