@@ -466,6 +466,11 @@ class Hub:
             token = self.wait(client)
             if token == REVOKED:
                 return None
+            if client.pending is not None:
+                # The hub wrote part of a frame while this stream waited: its
+                # rest goes before anything else (every other token is also a
+                # flag, seen on the next turn; a keep-alive is not needed).
+                continue
             if token == STOP or (token == PING and self._ending(client)):
                 client.ended = True  # this frame is the last
                 return _framed(client, retry_frame(self.end_retry))

@@ -17,6 +17,7 @@ from irclogger.publish import write_lines
 from streams import hub as hubs
 from streams.hub import NEW, PING, STOP, Client, Hub
 from streams.ring import OVERFLOW_SCAN_EVERY, WRITE_FRAMES, Overflow, Ring
+from streams.sse import line_frame
 from tests.conftest import insert_live_line, say
 from tests.servers import child_database_url
 
@@ -467,3 +468,34 @@ def _complete_chunks(body: bytes) -> bytes:
 
 def _dechunk_prefix(body: bytes) -> bytes:
     return _dechunk(_complete_chunks(body))
+
+
+def test_a_keepalive_never_splits_a_frame_the_hub_wrote_in_part(
+    transactional_db: None, public_channel: Channel
+) -> None:
+    # Between the hub's partial write and the end of its push (which yields
+    # every PUSH_YIELD_EVERY readers) the ticker may wake the same reader for
+    # its keep-alive: the rest of the frame must go first.
+    hub = Hub(ring_size=100)
+    mine, theirs = gevent.socket.socketpair()
+    client = hub.open(public_channel.pk, None, mine, "HTTP/1.1")
+    client.last_id = 0
+    serving = gevent.spawn(hub.serve, client)
+    gevent.sleep(0)
+    text = "x" * 4000
+    rows = [
+        ShownLine(n, dt.datetime.now(dt.UTC), "message", "bob", "", text, public_channel.pk)
+        for n in range(1, 31)
+    ]
+    for row in rows:
+        client.ring.append(row.id, line_frame(row))
+    assert not hub._pushed(client)  # the socket took only part: the rest is pending
+    assert client.pending is not None
+    hub.wake([client], PING)
+    received = _read_until(theirs, lambda body: len(_ids([_dechunk_prefix(body)])) >= len(rows))
+    hub.end([client])
+    serving.get(timeout=10)
+    assert _ids([_dechunk(_complete_chunks(received))]) == list(range(1, 31))
+    mine.close()
+    theirs.close()
+    hub.close()
