@@ -597,11 +597,12 @@ class Hub:
         for client in clients:
             client.revoked = True
             self.unsubscribe(client)
-            if client.waiter is not None:
-                _resume(client, REVOKED)
-            elif client.sock is not None:
+            # Mid-write, or with a frame the hub sent in part: a clean end
+            # would follow half a frame, so the connection is cut instead.
+            if (client.waiter is None or client.pending is not None) and client.sock is not None:
                 with contextlib.suppress(OSError):
                     client.sock.shutdown(socket.SHUT_RDWR)
+            _resume(client, REVOKED)
 
     def redact(self, channel_id: int, line_ids: list[int]) -> None:
         """Give open streams the redacted lines' new markup (an ``event: redact``)."""

@@ -433,8 +433,11 @@ def test_a_line_pushed_while_a_reader_is_woken_to_finish_a_write_waits_its_turn(
     hub.close()
 
 
-def _read_until(sock: socket.socket, done: Callable[[bytes], bool]) -> bytes:
-    """Read what the hub's greenlets write, yielding to them, for at most 10 s."""
+def _read_until(sock: socket.socket, done: Callable[[bytes], bool], *, eof: bool = False) -> bytes:
+    """Read what the hub's greenlets write (until ``done``, or the end if ``eof``).
+
+    Yields to the hub's greenlets meanwhile; at most 10 s.
+    """
     sock.setblocking(False)
     received = b""
     deadline = time.monotonic() + 10
@@ -445,6 +448,8 @@ def _read_until(sock: socket.socket, done: Callable[[bytes], bool]) -> bytes:
         except BlockingIOError:
             gevent.sleep(0.01)
             continue
+        if not chunk and eof:
+            break
         assert chunk, "closed early"
         received += chunk
     return received
@@ -496,6 +501,31 @@ def test_a_keepalive_never_splits_a_frame_the_hub_wrote_in_part(
     hub.end([client])
     serving.get(timeout=10)
     assert _ids([_dechunk(_complete_chunks(received))]) == list(range(1, 31))
+    mine.close()
+    theirs.close()
+    hub.close()
+
+
+def test_a_revoked_stream_with_a_frame_half_written_is_cut_not_ended_cleanly(
+    transactional_db: None, public_channel: Channel
+) -> None:
+    # A clean end (the last chunk) after half a frame would give the reader
+    # a body that is not valid chunked coding; a revoked stream is cut.
+    hub = Hub(ring_size=100)
+    mine, theirs = gevent.socket.socketpair()
+    client = hub.open(public_channel.pk, None, mine, "HTTP/1.1")
+    client.last_id = 0
+    serving = gevent.spawn(hub.serve, client)
+    gevent.sleep(0)
+    text = "x" * 4000
+    for n in range(1, 31):
+        row = ShownLine(n, dt.datetime.now(dt.UTC), "message", "bob", "", text, public_channel.pk)
+        client.ring.append(row.id, line_frame(row))
+    assert not hub._pushed(client)
+    hub.revoke([client])
+    serving.get(timeout=10)
+    received = _read_until(theirs, lambda body: False, eof=True)
+    assert _complete_chunks(received) != received  # cut mid-chunk: no clean end
     mine.close()
     theirs.close()
     hub.close()
