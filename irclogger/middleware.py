@@ -42,6 +42,8 @@ def request_log(
 # How long a reader is asked to wait while PostgreSQL is away: about what a
 # restart or a failover takes.
 RETRY_AFTER_SECONDS = 5
+# What psycopg2 raises, through Django, when PostgreSQL is not there.
+DATABASE_GONE = (OperationalError, InterfaceError)
 
 
 class DatabaseUnavailable:
@@ -59,13 +61,20 @@ class DatabaseUnavailable:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not isinstance(exception, (OperationalError, InterfaceError)):
-            return None
-        log.warning("database unavailable: %s %s: %s", request.method, request.path, exception)
-        response = HttpResponse(
-            "The logs are briefly unavailable; try again in a few seconds.\n",
-            content_type="text/plain; charset=utf-8",
-            status=503,
-        )
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
+        return unavailable(request, exception) if isinstance(exception, DATABASE_GONE) else None
+
+
+def unavailable(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """The 503 for one of DATABASE_GONE.
+
+    Also for a view called outside Django's view stage (an anonymous
+    stream, streams.middleware), which process_exception never sees.
+    """
+    log.warning("database unavailable: %s %s: %s", request.method, request.path, exception)
+    response = HttpResponse(
+        "The logs are briefly unavailable; try again in a few seconds.\n",
+        content_type="text/plain; charset=utf-8",
+        status=503,
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -14,6 +14,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, resolve
 
+from irclogger.middleware import DATABASE_GONE, unavailable
+
 # Every stream's path ends so (streams.urls): one cheap test before resolving.
 STREAM_SUFFIX = "/stream/"
 STREAM_URL_NAME = "irc-stream"
@@ -34,7 +36,11 @@ def anonymous_streams(
             if match.url_name == STREAM_URL_NAME:
                 request.get_host()  # ALLOWED_HOSTS, as CommonMiddleware would check
                 request.user = AnonymousUser()
-                response: HttpResponseBase = match.func(request, *match.args, **match.kwargs)
+                try:
+                    response: HttpResponseBase = match.func(request, *match.args, **match.kwargs)
+                except DATABASE_GONE as exc:
+                    # Django's view stage is skipped, and with it process_exception.
+                    return unavailable(request, exc)
                 return response
         return get_response(request)
 
