@@ -16,6 +16,8 @@ The loops (``run_listener``, ``run_ticker``) only repeat small steps
 """
 
 import contextlib
+import heapq
+import itertools
 import logging
 import os
 import random
@@ -233,6 +235,11 @@ class Hub:
         # another epoch may have missed notifications.
         self.epoch = 0
         self.greenlets: list[gevent.Greenlet] = []
+        # The streams let in by a session (a member's, staff's), by when
+        # that session expires (monotonic): the tick ends them then, as a
+        # logout would (a heap; the counter breaks ties between deadlines).
+        self.session_ends: list[tuple[float, int, Client]] = []
+        self._session_order = itertools.count()
 
     # A stream, from its subscription to its close log (the view hands it over).
 
@@ -247,6 +254,7 @@ class Hub:
         access: str = PUBLIC,
         user_id: int | None = None,
         session: str | None = None,
+        session_ends_in: float | None = None,
     ) -> Generator[bytes, None, None]:
         """Everything one stream sends: its replay, then the ring, until it ends.
 
@@ -256,6 +264,8 @@ class Hub:
         the hub's as of the view's access check.
         """
         client = self.open(channel_id, requested, sock, protocol, access, user_id, session)
+        if session_ends_in is not None:
+            self.end_with_session(client, session_ends_in)
         STREAMS_OPENED.inc()
         STREAMS_OPEN.inc()
         STREAMS_OPEN_PER_WORKER.inc()
@@ -811,6 +821,7 @@ class Hub:
         self.ticks += 1
         self.clock = time.monotonic()
         self.cut(self._slow_writers())
+        self.revoke(self._expired_sessions())
         if self.delivered:
             LINES_DELIVERED.inc(self.delivered)
             self.delivered = 0
@@ -866,6 +877,26 @@ class Hub:
         for client in clients:
             client.expires = 0.0  # past: wait() answers STOP
         self.wake([c for c in clients if c.waiter is not None], STOP)
+
+    def end_with_session(self, client: Client, seconds: float) -> None:
+        """End this stream, as revoked, once the session that let it in expires.
+
+        Only a session that expires within the stream's lifetime is kept: a
+        stream ends at its lifetime anyway, and its reconnect is checked
+        again. So the heap holds each stream for minutes at most.
+        """
+        deadline = time.monotonic() + seconds
+        if deadline < client.expires:
+            heapq.heappush(self.session_ends, (deadline, next(self._session_order), client))
+
+    def _expired_sessions(self) -> list[Client]:
+        """The open streams whose session expired by now."""
+        expired = []
+        while self.session_ends and self.session_ends[0][0] <= self.clock:
+            client = heapq.heappop(self.session_ends)[2]
+            if client in client.ring.clients:
+                expired.append(client)
+        return expired
 
     def _slow_writers(self) -> list[Client]:
         """Clients whose write has been under way too long: they stopped reading."""

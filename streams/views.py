@@ -10,8 +10,10 @@ step 4).
 from collections.abc import Iterator
 from typing import Any
 
+from django.contrib.sessions.models import Session
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
 
 from irclogger.access import get_channel
 from irclogger.params import id_parameter
@@ -97,7 +99,22 @@ class ChannelStream(StreamingSseView):
             access=self.access,
             user_id=user.pk if user.is_authenticated else None,
             session=session_tag(session_key) if session_key else None,
+            session_ends_in=_seconds_left(session_key) if self.access != hubs.PUBLIC else None,
         )
+
+
+def _seconds_left(session_key: str | None) -> float:
+    """How long the session that lets this reader in lasts (0 if it is gone).
+
+    From its row, not the session object: that one answers the default age
+    from now, not when the stored session expires.
+    """
+    expires = (
+        Session.objects.filter(session_key=session_key)
+        .values_list("expire_date", flat=True)
+        .first()
+    )
+    return 0.0 if expires is None else (expires - timezone.now()).total_seconds()
 
 
 stream = ChannelStream.as_view()

@@ -6,6 +6,7 @@ PostgreSQL to every worker's hub. After the change a private line is
 written; the stream must end without it.
 """
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +28,8 @@ PUBLIC = "/libera/python/stream/"
 # How long a stream may take to end after the change (far below the
 # keep-alive and the stream's lifetime, which would also end it).
 WAIT_SECONDS = 20.0
+# A session that expires while its stream is open.
+EXPIRES_IN_SECONDS = 3
 
 
 @pytest.fixture
@@ -166,3 +169,23 @@ def test_a_redaction_reaches_open_streams(server: Gunicorn, public_channel: Chan
     resumed.close()
     assert int(event.id or 0) == line.id
     assert "hunter2" not in event.data
+
+
+def test_a_stream_ends_when_its_session_expires(
+    server: Gunicorn, private_channel: Channel, member: User
+) -> None:
+    client, headers = _logged_in(member)
+    session = client.session
+    session.set_expiry(EXPIRES_IN_SECONDS)
+    session.save()
+    expires_at = time.monotonic() + EXPIRES_IN_SECONDS
+    stream = connected(server.port, SECRET, headers=headers, timeout=WAIT_SECONDS)
+    [before] = publish(private_channel, 1, "before the session expires")
+    assert int(stream.next_event("line").id or 0) == before.id
+    # Past the expiry and the hub's next beat (once a second).
+    time.sleep(max(0.0, expires_at - time.monotonic()) + 2.0)
+    [after] = publish(private_channel, 1, "after the session expired")
+    assert after.id not in _line_ids_until_it_ends(stream)
+    refused = Stream(server.port, SECRET, headers=headers)
+    assert refused.status == 404
+    refused.close()
