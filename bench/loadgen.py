@@ -341,6 +341,8 @@ class Storm:
     name: str
     at: float
     timeline: list[tuple[float, int]] = field(default_factory=list)
+    # How late the generator's own samples came, at most: its loop's lag.
+    lag_max: float = 0.0
 
 
 class LoadGenerator:
@@ -482,10 +484,14 @@ class LoadGenerator:
 
     async def sample_open(self) -> None:
         """The open streams every TIMELINE_SECONDS, into the current storm's timeline."""
+        due = time.monotonic()
         while self.running:
+            now = time.monotonic()
             if self.storms:
                 storm = self.storms[-1]
+                storm.lag_max = max(storm.lag_max, now - due)
                 storm.timeline.append((round(time.time() - storm.at, 2), self.open_streams()))
+            due = now + TIMELINE_SECONDS
             await asyncio.sleep(TIMELINE_SECONDS)
 
     def storm_summary(self) -> dict[str, Any]:
@@ -511,6 +517,8 @@ class LoadGenerator:
             "downtime_p50": percentile(downtimes, 0.5),
             "downtime_p99": percentile(downtimes, 0.99),
             "timeline": _thin(storm.timeline),
+            # Over a second: the figures above include the generator's own lag.
+            "generator_lag_max": round(storm.lag_max, 2),
             # Why the last ones were late: their attempts and the last failure.
             "slowest": [
                 {

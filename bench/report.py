@@ -25,6 +25,9 @@ GOAL_STORM_CLIENTS = 10_000
 GOAL_CHAOS_CLIENTS = 2_000
 GOAL_BACK_SECONDS = 10.0
 GOAL_PAGE_P99_IN_STORM = 0.300
+# The load generator samples its open streams every 0.25 s; a sample this
+# late means its own loop was behind, and a storm's times include that lag.
+GENERATOR_LAG_SECONDS = 1.0
 # From the soak's second lifetime cycle on, the worker's RSS may grow this much in all.
 GOAL_SOAK_GROWTH_MB = 5.0
 # The streams' maximum lifetime when the soak did not shorten it (streams/hub.py).
@@ -417,7 +420,8 @@ def motion_goals(stages: dict[str, Any]) -> list[str]:
         rows.append(
             _goal_row(
                 texts[0],
-                f"{_s(back)} (N={n:,}; {figures['storm'].get('not_back', '?')} not back)",
+                f"{_s(back)} (N={n:,}; {figures['storm'].get('not_back', '?')} not back"
+                f"{_generator_lag(figures['storm'])})",
                 _at_size(n, back is not None and back <= GOAL_BACK_SECONDS),
             )
         )
@@ -496,6 +500,14 @@ def motion_goals(stages: dict[str, Any]) -> list[str]:
             )
         )
     return rows
+
+
+def _generator_lag(storm: dict[str, Any]) -> str:
+    """A note when the load generator itself fell behind: its times then include its lag."""
+    lag = storm.get("generator_lag_max") or 0.0
+    if lag < GENERATOR_LAG_SECONDS:
+        return ""
+    return f"; the load generator was up to {lag:.1f} s behind"
 
 
 def _storm_goal_texts(fault: str) -> list[str]:

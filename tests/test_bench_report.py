@@ -5,12 +5,19 @@ from typing import Any
 from bench.report import motion_goals, soak_cycles
 
 
-def _storm(clients: int, back: float | None, lost: int, page_p99: float) -> dict[str, Any]:
+def _storm(
+    clients: int, back: float | None, lost: int, page_p99: float, lag: float = 0.0
+) -> dict[str, Any]:
     def fault(name: str) -> dict[str, Any]:
         return {
             "name": name,
             "settled": back is not None,
-            "storm": {"dropped": clients, "not_back": 0, "all_back_after_drop": back},
+            "storm": {
+                "dropped": clients,
+                "not_back": 0,
+                "all_back_after_drop": back,
+                "generator_lag_max": lag,
+            },
             "pages": {"ok": 40, "p99": page_p99, "failures": {}},
             "lost_in_window": lost,
             "repeated_in_window": 0,
@@ -43,6 +50,14 @@ def test_a_storm_met_at_fewer_streams_than_the_goal_is_not_called_met():
     assert _row(rows, "reload: all streaming again").endswith("| 4.0 s (N=500; 0 not back) | – |")
     full = motion_goals({"reload-storm": _storm(10_000, 4.0, 0, 0.050)})
     assert _row(full, "reload: all streaming again").endswith("| yes |")
+
+
+def test_a_storm_the_load_generator_lagged_behind_says_so_beside_its_time():
+    rows = motion_goals({"reload-storm": _storm(10_000, 107.6, 0, 0.5, lag=78.7)})
+    row = _row(rows, "reload: all streaming again")
+    assert "107.6 s (N=10,000; 0 not back; the load generator was up to 78.7 s behind)" in row
+    calm = motion_goals({"reload-storm": _storm(10_000, 7.7, 0, 0.05, lag=0.3)})
+    assert "behind" not in _row(calm, "reload: all streaming again")
 
 
 def test_a_stage_not_run_or_failed_is_written_as_such():
