@@ -609,9 +609,8 @@ class Hub:
             self.unsubscribe(client)
             # Mid-write, or with a frame the hub sent in part: a clean end
             # would follow half a frame, so the connection is cut instead.
-            if (client.waiter is None or client.pending is not None) and client.sock is not None:
-                with contextlib.suppress(OSError):
-                    client.sock.shutdown(socket.SHUT_RDWR)
+            if client.waiter is None or client.pending is not None:
+                _shut_down(client)
             _resume(client, REVOKED)
 
     def redact(self, channel_id: int, line_ids: list[int]) -> None:
@@ -812,9 +811,7 @@ class Hub:
         for client in clients:
             QUEUE_OVERFLOWS.inc()
             self.unsubscribe(client)
-            if client.sock is not None:
-                with contextlib.suppress(OSError):  # already gone
-                    client.sock.shutdown(socket.SHUT_RDWR)
+            _shut_down(client)
 
     def tick(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Once a second: shutdown, keep-alive, slow writers, metrics."""
@@ -1024,6 +1021,13 @@ def _resume(client: Client, token: str) -> None:
     waiter, client.waiter = client.waiter, None
     if waiter is not None:
         get_hub().loop.run_callback(waiter.switch, token)
+
+
+def _shut_down(client: Client) -> None:
+    """Cut the client's connection: a write under way fails, no clean end follows."""
+    if client.sock is not None:
+        with contextlib.suppress(OSError):  # already gone
+            client.sock.shutdown(socket.SHUT_RDWR)
 
 
 def _framed(client: Client, frame: bytes) -> bytes:

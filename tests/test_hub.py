@@ -5,6 +5,7 @@ import json
 import socket
 import time
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import gevent
 import gevent.socket
@@ -402,14 +403,16 @@ def _dechunk(body: bytes) -> bytes:
     return b"".join(out)
 
 
-def test_a_line_pushed_while_a_reader_is_woken_to_finish_a_write_waits_its_turn(
-    transactional_db: None, public_channel: Channel
-) -> None:
-    # The hub writes to a waiting reader itself; a write the socket takes
-    # only in part leaves the rest to the reader's greenlet, woken by a
-    # callback. A second delivery before that callback ran (a busy loop
-    # defers callbacks past the hub's next read) must not write ahead of
-    # that rest: it would split a chunk and a frame.
+class Served(NamedTuple):
+    hub: Hub
+    client: Client
+    theirs: socket.socket  # the reader's end
+    serving: gevent.Greenlet
+
+
+@pytest.fixture
+def served(transactional_db: None, public_channel: Channel) -> Iterator[Served]:
+    """An HTTP/1.1 stream the hub writes to itself (``Hub.serve``), waiting for lines."""
     hub = Hub(ring_size=100)
     mine, theirs = gevent.socket.socketpair()  # as gunicorn's gevent worker has them
     client = hub.open(public_channel.pk, None, mine, "HTTP/1.1")
@@ -417,20 +420,70 @@ def test_a_line_pushed_while_a_reader_is_woken_to_finish_a_write_waits_its_turn(
     serving = gevent.spawn(hub.serve, client)
     gevent.sleep(0)
     assert client.waiter is not None
-    text = "x" * 4000
-    rows = [
-        ShownLine(n, dt.datetime.now(dt.UTC), "message", "bob", "", text, public_channel.pk)
-        for n in range(1, 61)
-    ]
-    hub.deliver(rows[:30])  # more than the socket buffers take
-    hub.deliver(rows[30:])  # before the woken reader ran
-    received = _read_until(theirs, lambda body: len(_ids([_dechunk_prefix(body)])) >= len(rows))
-    hub.end([client])
-    serving.get(timeout=10)
-    assert _ids([_dechunk(_complete_chunks(received))]) == list(range(1, 61))
+    yield Served(hub, client, theirs, serving)
+    serving.kill()
     mine.close()
     theirs.close()
     hub.close()
+
+
+def _big_rows(channel: Channel, ids: range) -> list[ShownLine]:
+    """Lines of 4 kB: thirty are more than the socket buffers take."""
+    now = dt.datetime.now(dt.UTC)
+    return [ShownLine(n, now, "message", "bob", "", "x" * 4000, channel.pk) for n in ids]
+
+
+def _partly_pushed(served: Served, rows: list[ShownLine]) -> None:
+    """The hub's own write of ``rows`` to the waiting reader, which the socket takes in part."""
+    for row in rows:
+        served.client.ring.append(row.id, line_frame(row))
+    assert not served.hub._pushed(served.client)
+    assert served.client.pending is not None
+
+
+def _line_ids_received(served: Served, count: int) -> list[int]:
+    """The ids of the first ``count`` lines the reader gets; the chunked body must stay valid."""
+    received = _read_until(served.theirs, lambda body: len(_ids([_dechunk_prefix(body)])) >= count)
+    served.hub.end([served.client])
+    served.serving.get(timeout=10)
+    return _ids([_dechunk(_complete_chunks(received))])
+
+
+def test_a_line_pushed_while_a_reader_is_woken_to_finish_a_write_waits_its_turn(
+    served: Served, public_channel: Channel
+) -> None:
+    # The hub writes to a waiting reader itself; a write the socket takes
+    # only in part leaves the rest to the reader's greenlet, woken by a
+    # callback. A second delivery before that callback ran (a busy loop
+    # defers callbacks past the hub's next read) must not write ahead of
+    # that rest: it would split a chunk and a frame.
+    rows = _big_rows(public_channel, range(1, 61))
+    served.hub.deliver(rows[:30])  # more than the socket buffers take
+    served.hub.deliver(rows[30:])  # before the woken reader ran
+    assert _line_ids_received(served, len(rows)) == list(range(1, 61))
+
+
+def test_a_keepalive_never_splits_a_frame_the_hub_wrote_in_part(
+    served: Served, public_channel: Channel
+) -> None:
+    # Between the hub's partial write and the end of its push (which yields
+    # every PUSH_YIELD_EVERY readers) the ticker may wake the same reader for
+    # its keep-alive: the rest of the frame must go first.
+    _partly_pushed(served, _big_rows(public_channel, range(1, 31)))
+    served.hub.wake([served.client], PING)
+    assert _line_ids_received(served, 30) == list(range(1, 31))
+
+
+def test_a_revoked_stream_with_a_frame_half_written_is_cut_not_ended_cleanly(
+    served: Served, public_channel: Channel
+) -> None:
+    # A clean end (the last chunk) after half a frame would give the reader
+    # a body that is not valid chunked coding; a revoked stream is cut.
+    _partly_pushed(served, _big_rows(public_channel, range(1, 31)))
+    served.hub.revoke([served.client])
+    served.serving.get(timeout=10)
+    received = _read_until(served.theirs, lambda body: False, eof=True)
+    assert _complete_chunks(received) != received  # cut mid-chunk: no clean end
 
 
 def _read_until(sock: socket.socket, done: Callable[[bytes], bool], *, eof: bool = False) -> bytes:
@@ -473,59 +526,3 @@ def _complete_chunks(body: bytes) -> bytes:
 
 def _dechunk_prefix(body: bytes) -> bytes:
     return _dechunk(_complete_chunks(body))
-
-
-def test_a_keepalive_never_splits_a_frame_the_hub_wrote_in_part(
-    transactional_db: None, public_channel: Channel
-) -> None:
-    # Between the hub's partial write and the end of its push (which yields
-    # every PUSH_YIELD_EVERY readers) the ticker may wake the same reader for
-    # its keep-alive: the rest of the frame must go first.
-    hub = Hub(ring_size=100)
-    mine, theirs = gevent.socket.socketpair()
-    client = hub.open(public_channel.pk, None, mine, "HTTP/1.1")
-    client.last_id = 0
-    serving = gevent.spawn(hub.serve, client)
-    gevent.sleep(0)
-    text = "x" * 4000
-    rows = [
-        ShownLine(n, dt.datetime.now(dt.UTC), "message", "bob", "", text, public_channel.pk)
-        for n in range(1, 31)
-    ]
-    for row in rows:
-        client.ring.append(row.id, line_frame(row))
-    assert not hub._pushed(client)  # the socket took only part: the rest is pending
-    assert client.pending is not None
-    hub.wake([client], PING)
-    received = _read_until(theirs, lambda body: len(_ids([_dechunk_prefix(body)])) >= len(rows))
-    hub.end([client])
-    serving.get(timeout=10)
-    assert _ids([_dechunk(_complete_chunks(received))]) == list(range(1, 31))
-    mine.close()
-    theirs.close()
-    hub.close()
-
-
-def test_a_revoked_stream_with_a_frame_half_written_is_cut_not_ended_cleanly(
-    transactional_db: None, public_channel: Channel
-) -> None:
-    # A clean end (the last chunk) after half a frame would give the reader
-    # a body that is not valid chunked coding; a revoked stream is cut.
-    hub = Hub(ring_size=100)
-    mine, theirs = gevent.socket.socketpair()
-    client = hub.open(public_channel.pk, None, mine, "HTTP/1.1")
-    client.last_id = 0
-    serving = gevent.spawn(hub.serve, client)
-    gevent.sleep(0)
-    text = "x" * 4000
-    for n in range(1, 31):
-        row = ShownLine(n, dt.datetime.now(dt.UTC), "message", "bob", "", text, public_channel.pk)
-        client.ring.append(row.id, line_frame(row))
-    assert not hub._pushed(client)
-    hub.revoke([client])
-    serving.get(timeout=10)
-    received = _read_until(theirs, lambda body: False, eof=True)
-    assert _complete_chunks(received) != received  # cut mid-chunk: no clean end
-    mine.close()
-    theirs.close()
-    hub.close()
