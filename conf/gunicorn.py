@@ -20,7 +20,9 @@ from irclogger.env import env_int, env_list, env_str
 
 wsgi_app = "irclogger.wsgi:application"
 bind = env_list("GUNICORN_BIND", ["127.0.0.1:8000"])
-worker_class = "gevent"
+# gunicorn's gevent worker, but one that exits as soon as its streams have
+# ended, not at its next one-second check (streams/gunicorn_worker.py).
+worker_class = "streams.gunicorn_worker.StreamsWorker"
 workers = env_int("GUNICORN_WORKERS", 2)
 # Each open stream is one connection: sized for thousands per worker, and
 # kept under the 20,000 open files a process may have here.

@@ -1,6 +1,7 @@
 """conf/gunicorn.py: gevent workers sized for streams, settings from the environment,
 and a worker that refuses to start with psycopg2 unpatched."""
 
+import importlib
 import json
 import os
 import subprocess
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from gunicorn.workers.ggevent import GeventWorker
 
 from streams.hub import TICK_SECONDS
 from streams.sse import RETRY_AFTER_END_MS
@@ -37,7 +39,10 @@ def _conf(**env: str) -> dict[str, object]:
 
 def test_it_runs_gevent_workers_sized_for_thousands_of_streams() -> None:
     conf = _conf()
-    assert conf["worker_class"] == "gevent"
+    worker_class = conf["worker_class"]
+    assert isinstance(worker_class, str)
+    module, _, name = worker_class.rpartition(".")
+    assert issubclass(getattr(importlib.import_module(module), name), GeventWorker)
     assert not conf["preload_app"]  # psycopg2 is patched in each worker, before connecting
     connections = conf["worker_connections"]
     assert isinstance(connections, int)
