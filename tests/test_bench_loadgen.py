@@ -85,6 +85,54 @@ def test_it_parses_events_however_the_bytes_are_split(cuts):
     assert client.other_events == 1
 
 
+def _line_event(seq: int) -> bytes:
+    data = f'{{"text": "BENCH#{seq}@1700000000.{seq:06d}# said", "html": "<li>x</li>"}}'
+    return f"id: {100 + seq}\nevent: line\ndata: {data}\n\n".encode()
+
+
+def _as_served() -> list[bytes]:
+    """Segments as the hub writes them: whole chunks of one or more line
+    events (a replay, a wake), and the odd keep-alive or retry between."""
+    return [
+        _chunked(b"retry: 2500\n\n" + _line_event(0), size=10_000),
+        _chunked(_line_event(1), size=10_000),
+        _chunked(b"".join(_line_event(seq) for seq in range(2, 6)), size=10_000),
+        _chunked(b": keep-alive\n\n", size=10_000),
+        _chunked(_line_event(6), size=10_000) + _chunked(_line_event(7), size=10_000),
+        _chunked(_line_event(8) + b"event: reload\ndata: {}\n\n", size=10_000),
+        _chunked(_line_event(9), size=10_000),
+    ]
+
+
+@given(st.lists(st.lists(st.integers(min_value=0, max_value=10_000), max_size=3), max_size=7))
+def test_whole_line_events_and_split_ones_count_the_same(cuts):
+    client = Client(0)
+    with _protocol(client) as (protocol, _):
+        protocol.data_received(HEAD)
+        segments = _as_served()
+        for segment, segment_cuts in zip(segments, cuts + [[]] * len(segments), strict=False):
+            _feed(protocol, segment, segment_cuts)
+    assert client.seqs == list(range(10))
+    assert client.last_event_id == "109"
+    assert (client.retry, client.comments, client.reloads) == (2.5, 1, 1)
+
+
+def test_the_common_segment_is_read_whole_in_one_pass():
+    client = Client(0)
+    with _protocol(client) as (protocol, _):
+        protocol.data_received(HEAD)
+        first, whole, replay, keepalive, two_chunks, *_ = _as_served()
+        protocol.data_received(first)  # a retry: not a line event
+        assert protocol._whole_line_events(whole)
+        assert protocol._whole_line_events(replay)
+        assert not protocol._whole_line_events(keepalive)
+        protocol.data_received(keepalive)
+        assert protocol._whole_line_events(two_chunks)
+        assert not protocol._whole_line_events(whole[:-5])  # a chunk cut short
+    assert client.seqs == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert client.last_event_id == "107"
+
+
 def test_it_reads_a_stream_without_chunked_coding_and_drops_a_leading_bom():
     client = Client(0)
     head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n\r\n"
