@@ -178,6 +178,8 @@ class SseProtocol(asyncio.Protocol):
             self.head = b""
             if not self._accept(head):
                 return
+            if data and self._whole_line_events(data):  # a first write: retry, replay
+                return
         if self.chunked:
             data = self._dechunk(data)
         if data:
@@ -222,9 +224,10 @@ class SseProtocol(asyncio.Protocol):
         """
         if not self.chunked or self.raw or self.pending or self.data or self.event_type:
             return False
-        if self.first_line or self.event_id is not None or self.chunk_left != _SIZE_LINE:
+        if self.event_id is not None or self.chunk_left != _SIZE_LINE:
             return False
         events: list[tuple[bytes, bytes]] = []
+        retries: list[int] = []
         position, size = 0, len(data)
         while position < size:
             end = data.find(b"\r\n", position)
@@ -236,31 +239,49 @@ class SseProtocol(asyncio.Protocol):
             stop = start + length
             if length == 0 or stop + 2 > size or data[stop : stop + 2] != b"\r\n":
                 return False
-            if not self._line_events(data[start:stop], events):
+            if not self._line_events(data[start:stop], events, retries):
                 return False
             position = stop + 2
         now = time.time()
         for _, value in events:
             self._tally(value, now)
-        self.client.last_event_id = events[-1][0].decode()
+        if events:
+            self.client.last_event_id = events[-1][0].decode()
+        if retries:
+            self.client.retry = retries[-1] / 1000
+        # What was read began "id: " or "retry: ": there was no BOM to drop.
+        self.first_line = False
         return True
 
     @staticmethod
-    def _line_events(body: bytes, events: list[tuple[bytes, bytes]]) -> bool:
-        """Adds the (id, data) of each event if ``body`` is whole line events only."""
+    def _line_events(body: bytes, events: list[tuple[bytes, bytes]], retries: list[int]) -> bool:
+        """Adds each event's (id, data), and each retry, if that is all ``body`` holds.
+
+        A line event is four lines, "id: N", "event: line", "data: ...", "";
+        a retry two, "retry: N", "" (a stream's first write: a retry, then
+        the replay).
+        """
         if not body.endswith(b"\n\n") or b"\r" in body:
             return False
-        # Four lines an event: "id: N", "event: line", "data: ...", "".
         lines = body[:-1].split(b"\n")
-        if len(lines) % 4:
-            return False
-        for index in range(0, len(lines), 4):
+        index, count = 0, len(lines)
+        while index < count:
+            first = lines[index]
+            if first.startswith(b"retry: ") and first[7:].isdigit() and index + 1 < count:
+                if lines[index + 1]:
+                    return False
+                retries.append(int(first[7:]))
+                index += 2
+                continue
+            if index + 4 > count:
+                return False
             id_line, kind, value, blank = lines[index : index + 4]
             if kind != b"event: line" or blank or not id_line.startswith(b"id: "):
                 return False
             if not value.startswith(b"data: ") or not id_line[4:].isdigit():
                 return False
             events.append((id_line[4:], value[6:]))
+            index += 4
         return True
 
     def _dechunk(self, data: bytes) -> bytes:

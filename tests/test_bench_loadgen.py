@@ -108,8 +108,8 @@ def _as_served() -> list[bytes]:
 def test_whole_line_events_and_split_ones_count_the_same(cuts):
     client = Client(0)
     with _protocol(client) as (protocol, _):
-        protocol.data_received(HEAD)
         segments = _as_served()
+        segments[0] = HEAD + segments[0]  # the headers and the first write, together
         for segment, segment_cuts in zip(segments, cuts + [[]] * len(segments), strict=False):
             _feed(protocol, segment, segment_cuts)
     assert client.seqs == list(range(10))
@@ -122,7 +122,7 @@ def test_the_common_segment_is_read_whole_in_one_pass():
     with _protocol(client) as (protocol, _):
         protocol.data_received(HEAD)
         first, whole, replay, keepalive, two_chunks, *_ = _as_served()
-        protocol.data_received(first)  # a retry: not a line event
+        assert protocol._whole_line_events(first)  # a retry, then a line
         assert protocol._whole_line_events(whole)
         assert protocol._whole_line_events(replay)
         assert not protocol._whole_line_events(keepalive)
@@ -131,6 +131,7 @@ def test_the_common_segment_is_read_whole_in_one_pass():
         assert not protocol._whole_line_events(whole[:-5])  # a chunk cut short
     assert client.seqs == [0, 1, 2, 3, 4, 5, 6, 7]
     assert client.last_event_id == "107"
+    assert client.retry == 2.5
 
 
 def test_it_reads_a_stream_without_chunked_coding_and_drops_a_leading_bom():
@@ -139,6 +140,10 @@ def test_it_reads_a_stream_without_chunked_coding_and_drops_a_leading_bom():
     with _protocol(client) as (protocol, _):
         protocol.data_received(head + b"\xef\xbb\xbfdata: BENCH#7@1700000000.5#\n\n")
     assert client.seqs == [7]
+    chunked = Client(1)
+    with _protocol(chunked) as (protocol, _):
+        protocol.data_received(HEAD + _chunked(b"\xef\xbb\xbf" + _line_event(3), size=10_000))
+    assert chunked.seqs == [3]
 
 
 def test_it_counts_a_non_200_answer_as_a_failed_connection():
