@@ -215,9 +215,9 @@ STREAM_MAX_LIFETIME_SECONDS = env_int("STREAM_MAX_LIFETIME_SECONDS", 600, minimu
 # socket; the reasons are in streams.hub.
 STREAM_WRITE_TIMEOUT_SECONDS = env_int("STREAM_WRITE_TIMEOUT_SECONDS", 30, minimum=1)
 STREAM_SEND_BUFFER_BYTES = env_int("STREAM_SEND_BUFFER_BYTES", 65_536, minimum=4096)
-# Streams a reloading worker ends per second once its successor listens: what
-# one new worker takes in while still serving pages (the reason is in streams.hub).
-STREAM_HANDOFF_PER_SECOND = env_int("STREAM_HANDOFF_PER_SECOND", 1500, minimum=1)
+# Streams a reloading worker ends per second once its successor listens (the
+# reason for the pace, and for this number, is in docs/DESIGN.md, "Reload without a storm").
+STREAM_HANDOFF_PER_SECOND = env_int("STREAM_HANDOFF_PER_SECOND", 3000, minimum=1)
 # Where each gunicorn worker writes its metrics for /metrics to add up.
 # conf/gunicorn.py sets it in the master (a fresh temporary directory when
 # unset) before any worker loads these settings; prometheus_client reads it too.
