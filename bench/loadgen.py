@@ -217,10 +217,10 @@ class SseProtocol(asyncio.Protocol):
         At 10,000 streams the generator parses 100,000 events a second, and
         a reconnect storm adds a replay of dozens for each client; line by
         line, that took most of its core, and a generator that falls behind
-        measures itself. Anything else (a keep-alive, a retry, a segment
-        that splits a chunk or an event, the body's end) returns False with
-        nothing consumed, for the general parser; both count the same
-        (tests/test_bench_loadgen.py).
+        measures itself. Anything else (a keep-alive, another kind of event,
+        a segment that splits a chunk or an event, the body's end) returns
+        False with nothing consumed, for the general parser; both count the
+        same (tests/test_bench_loadgen.py).
         """
         if not self.chunked or self.raw or self.pending or self.data or self.event_type:
             return False
