@@ -167,8 +167,6 @@ class SseProtocol(asyncio.Protocol):
             self.on_lost(self.client)
 
     def data_received(self, data: bytes) -> None:
-        if self.in_body and self._whole_line_events(data):
-            return
         if not self.in_body:
             self.head += data
             end = self.head.find(b"\r\n\r\n")
@@ -178,8 +176,9 @@ class SseProtocol(asyncio.Protocol):
             self.head = b""
             if not self._accept(head):
                 return
-            if data and self._whole_line_events(data):  # a first write: retry, replay
-                return
+        # A stream's first write (its retry, the replay) may come with the headers.
+        if data and self._whole_line_events(data):
+            return
         if self.chunked:
             data = self._dechunk(data)
         if data:
