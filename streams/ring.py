@@ -168,12 +168,23 @@ class Ring:
         return self.floor is not None and last_id >= self.floor
 
     def resume(self, client: "Client") -> None:
-        """Position a client that has ``client.last_id`` at the first frame it lacks."""
-        for seq in range(self.start, self.end):
-            if self.ids[seq % self.size] > client.last_id:
-                client.pos = seq
-                return
-        client.pos = self.end
+        """Position a client that has ``client.last_id`` at the first frame it lacks.
+
+        From the end back: a reconnecting reader lacks a few frames, and a
+        scan from the start cost a storm's every reconnect the whole ring.
+        Line ids rise along the ring (``append``), so the frames a client
+        lacks are a run at its end; redaction events inside that run count
+        for nothing either way, and those just before its first line are
+        skipped, as a scan from the start would.
+        """
+        ids, size, last_id = self.ids, self.size, client.last_id
+        seq, start = self.end - 1, self.start
+        while seq >= start and (ids[seq % size] > last_id or ids[seq % size] == EVENT_ID):
+            seq -= 1
+        seq += 1
+        while seq < self.end and ids[seq % size] == EVENT_ID:
+            seq += 1
+        client.pos = seq
 
     def take(self, client: "Client") -> tuple[bytes, int]:
         """The client's next write, in its framing, and how many frames it holds.

@@ -12,6 +12,8 @@ import gevent.socket
 import psycopg2
 import pytest
 from django.db import connection
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from irclogger.models import Channel, Line, Network, ShownLine
 from irclogger.publish import write_lines
@@ -303,6 +305,33 @@ def test_a_reconnect_inside_the_ring_gets_exactly_the_frames_after_its_id() -> N
     client = Client(ring, last_id=3, sock=None)
     ring.resume(client)
     assert ring.read(client) == [b"f4", b"f5"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=3, max_value=12),
+    st.lists(st.one_of(st.integers(min_value=1, max_value=4), st.none()), max_size=40),
+    st.integers(min_value=0, max_value=200),
+)
+def test_a_resume_lands_on_the_first_frame_a_client_lacks(
+    size: int, steps: list[int | None], last_id: int
+) -> None:
+    """Whatever the ring holds (gaps between ids, redaction events, wrapped):
+    the frame a scan from the ring's start would find."""
+    ring = Ring(channel_id=1, size=size, floor=0)
+    line_id = 0
+    for step in steps:
+        if step is None:
+            ring.append_event(b"event: redact")
+        else:
+            line_id += step
+            ring.append(line_id, b"f%d" % line_id)
+    expected = next(
+        (seq for seq in range(ring.start, ring.end) if ring.ids[seq % size] > last_id), ring.end
+    )
+    client = Client(ring, last_id=last_id, sock=None)
+    ring.resume(client)
+    assert client.pos == expected
 
 
 def test_a_redaction_event_reaches_clients_whatever_their_last_id() -> None:
