@@ -1,7 +1,8 @@
 """Faults against a service full of streams: every client must end with every line once, in order.
 
 One run: a private PostgreSQL (tests/throwaway_postgres.py, so it may be
-restarted), irclogger as deployed (gunicorn with conf/gunicorn.py), N
+restarted), irclogger as deployed (gunicorn with conf/gunicorn.py, on a socket held
+across restarts as conf/systemd/irclogger.socket holds it), N
 clients that reconnect as EventSource does (bench/loadgen.py ``--follow``),
 and a writer committing lines at 10/s the whole time (bench/writer.py).
 Faults are injected one after another; after each, the run waits until every
@@ -20,6 +21,7 @@ import json
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -100,10 +102,13 @@ def run(workdir: Path, plan: Plan, log: Callable[[str], None] = print) -> dict[s
     if unknown:
         raise ValueError(f"unknown faults: {sorted(unknown)}; known: {', '.join(FAULTS)}")
     started = time.monotonic()
-    with throwaway_postgres(workdir) as postgres:
+    # Held for the whole run, as systemd's socket unit holds it
+    # (conf/systemd/irclogger.socket): a restart's reconnects queue in it
+    # instead of being refused.
+    listening = servers.held_socket(servers.free_port())
+    with throwaway_postgres(workdir) as postgres, listening as listener:
         migrate(postgres)
         with Writer(postgres.url) as writer:
-            port = servers.free_port()
             env = {}
             if plan.lifetime_seconds:
                 env["STREAM_MAX_LIFETIME_SECONDS"] = str(int(plan.lifetime_seconds))
@@ -111,9 +116,9 @@ def run(workdir: Path, plan: Plan, log: Callable[[str], None] = print) -> dict[s
                 env["SOAK_PROBE_DIR"] = str(workdir / "probe")
                 env["SOAK_PROBE_SECONDS"] = str(plan.sample_seconds)
             # The service of the moment: a restart replaces it.
-            holder = {"service": _start(postgres, port, plan, env)}
+            holder = {"service": _start(postgres, listener, plan, env)}
             try:
-                result = _drive(plan, postgres, writer, holder, port, env, log)
+                result = _drive(plan, postgres, writer, holder, listener, env, log)
                 if plan.probe:
                     result["probe"] = _probe(holder["service"], workdir / "probe")
             finally:
@@ -127,7 +132,7 @@ def _drive(
     postgres: Postgres,
     writer: "Writer",
     holder: dict[str, Service],
-    port: int,
+    listener: socket.socket,
     env: dict[str, str],
     log: Callable[[str], None],
 ) -> dict[str, Any]:
@@ -147,8 +152,8 @@ def _drive(
             log(f"chaos: {name}")
             record = FaultRecord(name, time.time())
             loadgen.send(f"fault {name}")
-            probe = PageProbe(port) if plan.pages else None
-            record.detail = _inject(name, holder, postgres, port, plan, env)
+            probe = PageProbe(listener.getsockname()[1]) if plan.pages else None
+            record.detail = _inject(name, holder, postgres, listener, plan, env)
             _settle(record, plan, loadgen, writer)
             if probe is not None:
                 record.pages = probe.stop()
@@ -183,7 +188,7 @@ def _inject(
     name: str,
     holder: dict[str, Service],
     postgres: Postgres,
-    port: int,
+    listener: socket.socket,
     plan: Plan,
     env: dict[str, str],
 ) -> str:
@@ -194,8 +199,8 @@ def _inject(
         return "SIGHUP to the gunicorn master"
     if name == "restart":
         servers.stop_gracefully(service, GRACEFUL_STOP_SECONDS)
-        holder["service"] = _start(postgres, port, plan, env, append_log=True)
-        return "SIGTERM, drained, started again on the same port"
+        holder["service"] = _start(postgres, listener, plan, env, append_log=True)
+        return "SIGTERM, drained, started again on the same socket"
     if name == "kill-worker":
         worker = service.stream_processes()[0]
         worker.send_signal(signal.SIGKILL)
@@ -210,16 +215,21 @@ def _inject(
 
 
 def _start(
-    postgres: Postgres, port: int, plan: Plan, env: dict[str, str], append_log: bool = False
+    postgres: Postgres,
+    listener: socket.socket,
+    plan: Plan,
+    env: dict[str, str],
+    append_log: bool = False,
 ) -> Service:
     return servers.start_irclogger(
         postgres.url,
         APP_NAME,
-        port,
+        listener.getsockname()[1],
         plan.workers,
         append_log=append_log,
         extra_env=env,
         config=PROBE_CONFIG if plan.probe else CONFIG,
+        listener=listener,
     )
 
 

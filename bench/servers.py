@@ -7,6 +7,7 @@ started it, by process id.
 """
 
 import os
+import re
 import resource
 import shutil
 import signal
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 # The kernel settings a deployment installs for reconnect storms.
 SYSCTL_CONF = ROOT / "conf" / "sysctl.d" / "90-irclogger.conf"
+# The socket systemd holds across restarts of the deployed service.
+SOCKET_UNIT = ROOT / "conf" / "systemd" / "irclogger.socket"
 PEERS = ROOT / "bench" / "peers"
 BIN = Path(sys.executable).parent
 SERVER_CPU = 1
@@ -35,6 +39,8 @@ NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 START_TIMEOUT = 60.0
 # Quick shutdown first; a process still there after this is killed.
 STOP_TIMEOUT = 10.0
+# What answers once irclogger serves (a held socket accepts before that).
+READY_PATH = "/healthz"
 
 
 class Unavailable(Exception):
@@ -103,18 +109,42 @@ def pinned(command: list[str], cpu: int = SERVER_CPU) -> list[str]:
     return [*prefix, *command]
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], log_path: Path, ready_path: str | None = None
+) -> None:
+    """Until ``port`` accepts, or until ``ready_path`` answers where a held socket accepts early."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process.poll() is not None:
             tail = log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"exited with {process.returncode} before listening:\n{tail}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            if ready_path is None:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    return
+            else:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{ready_path}", timeout=0.5):
+                    return
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {START_TIMEOUT} s")
+
+
+@contextmanager
+def held_socket(port: int) -> Iterator[socket.socket]:
+    """A listening socket that outlives the services handed it, as systemd's socket unit.
+
+    Connections made while no service runs wait in its queue instead of
+    being refused; its backlog is the unit's.
+    """
+    found = re.search(r"^Backlog=(\d+)$", SOCKET_UNIT.read_text(), re.MULTILINE)
+    if found is None:
+        raise ValueError(f"{SOCKET_UNIT} sets no Backlog=")
+    listener = socket.create_server(("127.0.0.1", port), backlog=int(found.group(1)))
+    try:
+        yield listener
+    finally:
+        listener.close()
 
 
 @contextmanager
@@ -143,17 +173,28 @@ def start(
     cwd: Path = ROOT,
     stop_signal: int = signal.SIGTERM,
     append_log: bool = False,
+    listener: socket.socket | None = None,
+    ready_path: str | None = None,
 ) -> Service:
-    """Start ``command`` and wait until it listens; the caller stops it (``stop``)."""
+    """Start ``command`` and wait until it listens; the caller stops it (``stop``).
+
+    ``listener``: a held socket (``held_socket``) the command inherits.
+    """
     OUT.mkdir(parents=True, exist_ok=True)
     log_path = OUT / f"{name}.log"
     with open(log_path, "ab" if append_log else "wb") as log:
         process = subprocess.Popen(  # noqa: S603  (our own command line)
-            pinned(command), cwd=cwd, env=env, stdout=log, stderr=log, start_new_session=True
+            pinned(command),
+            cwd=cwd,
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            pass_fds=() if listener is None else (listener.fileno(),),
         )
     service = Service(name, process, port, stream_path, log_path, stop_signal)
     try:
-        wait_for_port(port, process, log_path)
+        wait_for_port(port, process, log_path, ready_path if listener is not None else None)
     except BaseException:
         stop(service)
         raise
@@ -208,12 +249,17 @@ def start_irclogger(
     append_log: bool = False,
     extra_env: dict[str, str] | None = None,
     config: str = "conf/gunicorn.py",
+    listener: socket.socket | None = None,
 ) -> Service:
-    """gunicorn with conf/gunicorn.py on ``port``; ``stop`` (quick) or ``stop_gracefully`` it."""
+    """gunicorn with conf/gunicorn.py on ``port``; ``stop`` (quick) or ``stop_gracefully`` it.
+
+    With ``listener`` it serves that held socket, bound to ``port``.
+    """
+    bind = f"127.0.0.1:{port}" if listener is None else f"fd://{listener.fileno()}"
     env = django_env(
         database_url,
         app_name,
-        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_BIND=bind,
         GUNICORN_WORKERS=str(workers),
         # As deployed: no gunicorn access log (the app logs its own requests),
         # whose line per request a storm of 10,000 reconnects would pay for.
@@ -223,7 +269,15 @@ def start_irclogger(
     command = [str(BIN / "gunicorn"), "-c", config]
     # SIGINT is gunicorn's quick shutdown: open streams are not waited for.
     return start(
-        app_name, command, port, "stream/", env, stop_signal=signal.SIGINT, append_log=append_log
+        app_name,
+        command,
+        port,
+        "stream/",
+        env,
+        stop_signal=signal.SIGINT,
+        append_log=append_log,
+        listener=listener,
+        ready_path=READY_PATH,
     )
 
 
