@@ -797,7 +797,9 @@ class Hub:
         if sent < len(data):
             client.pending = data[sent:]  # rare: a reader behind by a socket buffer
             return False
-        return True
+        # More new frames than one write carries (a burst): its greenlet
+        # writes the rest, or they would wait for the channel's next line.
+        return client.pos >= client.ring.end
 
     def wake(self, clients: list[Client], token: str) -> None:
         """Switch to each waiting client from the gevent hub, yielding now and then."""

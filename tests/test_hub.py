@@ -492,6 +492,21 @@ def test_a_line_pushed_while_a_reader_is_woken_to_finish_a_write_waits_its_turn(
     assert _line_ids_received(served, len(rows)) == list(range(1, 61))
 
 
+def test_a_burst_longer_than_one_write_reaches_a_waiting_reader_whole(
+    served: Served, public_channel: Channel
+) -> None:
+    # One delivery of more lines than one write carries (WRITE_FRAMES), on a
+    # quiet channel: nothing after it would wake the reader for the rest.
+    count = WRITE_FRAMES + 20  # within the ring (100)
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        ShownLine(n, now, "message", "bob", "", f"line {n}", public_channel.pk)
+        for n in range(1, count + 1)
+    ]
+    served.hub.deliver(rows)
+    assert _line_ids_received(served, count) == list(range(1, count + 1))
+
+
 def test_a_keepalive_never_splits_a_frame_the_hub_wrote_in_part(
     served: Served, public_channel: Channel
 ) -> None:
