@@ -201,19 +201,41 @@ class Ring:
             return b"", 0
         if self.ids[pos % self.size] <= client.last_id:
             return self._take_filtered(client)
-        key = (pos, stop, client.chunked)
+        data, last_id = self._shared(pos, stop, client.chunked)
+        client.pos = stop
+        client.last_id = max(client.last_id, last_id)
+        return data, stop - pos
+
+    def batch(self, pos: int, chunked: bool) -> tuple[bytes, int, int, int] | None:
+        """The one write for every client at ``pos`` that lacks all it holds.
+
+        Its bytes, where it stops, its first and its last line id: a client
+        whose last id is below the first takes it whole (``take`` would give
+        it the same). None where each client's own ``take`` must decide: an
+        event first, nothing new, or ``pos`` off the ring.
+        """
+        if pos < self.end - self.size or pos >= self.end:
+            return None
+        first = self.ids[pos % self.size]
+        if first == EVENT_ID:
+            return None
+        stop = min(self.end, pos + WRITE_FRAMES)
+        data, last_id = self._shared(pos, stop, chunked)
+        return data, stop, first, last_id
+
+    def _shared(self, pos: int, stop: int, chunked: bool) -> tuple[bytes, int]:
+        """The frames from ``pos`` to ``stop`` joined once, and their last line id."""
+        key = (pos, stop, chunked)
         shared = self.shared.get(key)
         if shared is None:
-            source = self.chunks if client.chunked else self.frames
+            source = self.chunks if chunked else self.frames
             slots = [seq % self.size for seq in range(pos, stop)]
             data = b"".join([source[slot] for slot in slots])
             last_id = max(self.ids[slot] for slot in slots)
             if len(self.shared) > 4:
                 self.shared.clear()
             shared = self.shared[key] = (data, last_id)
-        client.pos = stop
-        client.last_id = max(client.last_id, shared[1])
-        return shared[0], stop - pos
+        return shared
 
     def _take_filtered(self, client: "Client") -> tuple[bytes, int]:
         frames = self.read(client)

@@ -12,6 +12,7 @@ import gevent.socket
 import psycopg2
 import pytest
 from django.db import connection
+from gevent.hub import Waiter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -505,6 +506,30 @@ def test_a_burst_longer_than_one_write_reaches_a_waiting_reader_whole(
     ]
     served.hub.deliver(rows)
     assert _line_ids_received(served, count) == list(range(1, count + 1))
+
+
+def test_readers_at_one_position_get_one_write_each_minus_what_they_have() -> None:
+    # The hub writes the position's joined frames once for every reader that
+    # lacks them all; a reader that replayed the first of them gets the rest.
+    hub = Hub(ring_size=16)
+    ring = hub.rings[1] = Ring(channel_id=1, size=16, floor=0)
+    pairs = [socket.socketpair() for _ in range(3)]
+    clients = []
+    for last_id, (mine, _theirs) in zip((0, 0, 1), pairs, strict=True):
+        mine.setblocking(False)
+        client = Client(ring, last_id=last_id, sock=mine)
+        client.direct, client.fd, client.waiter = True, mine.fileno(), Waiter()
+        ring.clients.add(client)
+        clients.append(client)
+    for line_id in (1, 2, 3):
+        ring.append(line_id, b"f%d;" % line_id)
+    hub.push(clients)
+    assert [theirs.recv(100) for _mine, theirs in pairs] == [b"f1;f2;f3;"] * 2 + [b"f2;f3;"]
+    assert [client.sent for client in clients] == [3, 3, 2]
+    assert all(client.waiter is not None for client in clients)  # nothing left to wake them for
+    for mine, theirs in pairs:
+        mine.close()
+        theirs.close()
 
 
 def test_a_keepalive_never_splits_a_frame_the_hub_wrote_in_part(
