@@ -5,7 +5,8 @@ once a second whether its last connection is done. A stopping worker ends
 its streams within a fraction of a second (streams.hub), then sat out the
 rest of those seconds before it exited; a restart waits for it, and so do
 all its readers (docs/DESIGN.md, "Restart"). This one looks every tenth of
-a second. Everything else is gunicorn's: one gevent server per listener,
+a second, and lets stream requests in one at a time behind the pages
+(``Admission``). Everything else is gunicorn's: one gevent server per listener,
 ``worker_connections`` per server, one accept per wake when several
 workers share a listener, the graceful timeout.
 
@@ -13,21 +14,92 @@ The master loads this class by name: it imports no Django (conf/gunicorn.py).
 """
 
 import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import gevent
+from gevent.hub import Waiter, get_hub
 from gevent.pool import Pool
 from gevent.server import StreamServer
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
+from streams.paths import is_stream_path
+
 # How often a worker checks that it should stop, then that its connections
 # are done; each check also tells the master the worker is alive.
 STOP_POLL_SECONDS = 0.1
+# How long stream requests run before the loop looks at its sockets again
+# (``Admission``): while a page is under way, gevent's own switch interval,
+# so each of its queries waits a few milliseconds at most; else longer, as
+# each look costs the reconnects time (with 5 ms turns throughout, a
+# 10,000-stream reload took 13 s to come back instead of 8).
+TURN_WITH_PAGES_SECONDS = 0.005
+TURN_SECONDS = 0.05
+
+
+class Admission:
+    """Stream requests take their turns here, one a turn of the loop, behind the pages.
+
+    A reload or a restart sends thousands of readers back at once. Each
+    accepted connection's greenlet waits as a callback of gevent's loop, in
+    order, and ran its whole reconnect (half a millisecond of CPU) before the
+    loop came to anything after it: a page asked for meanwhile waited for
+    every reconnect ahead of it, and each of its queries for fifty more
+    (gevent looks for ready sockets every fifty callbacks). Here a stream's
+    greenlet, once its request is read, waits its turn; a turn is a timer
+    that fires after the loop has looked at its sockets and runs requests for
+    a few milliseconds, so pages, their queries and new connections are
+    served between turns (docs/DESIGN.md, "Pages in a storm").
+    """
+
+    def __init__(self) -> None:
+        self.turns: deque[Waiter[None]] = deque()
+        self.turn = get_hub().loop.timer(0.0)
+        self.pages = 0  # requests other than streams under way
+
+    @contextmanager
+    def page(self) -> Iterator[None]:
+        """A request that is no stream is under way: turns are short meanwhile."""
+        self.pages += 1
+        try:
+            yield
+        finally:
+            self.pages -= 1
+
+    def wait_turn(self) -> None:
+        waiter: Waiter[None] = Waiter()
+        self.turns.append(waiter)
+        if not self.turn.active:
+            self.turn.start(self._admit)
+        try:
+            waiter.get()
+        except BaseException:
+            with suppress(ValueError):  # killed while waiting: no turn to take
+                self.turns.remove(waiter)
+            raise
+
+    def _admit(self) -> None:
+        """Run the waiting stream requests, each until it blocks, for one turn's time."""
+        ends = time.perf_counter() + (TURN_WITH_PAGES_SECONDS if self.pages else TURN_SECONDS)
+        while self.turns and time.perf_counter() < ends:
+            self.turns.popleft().switch(None)
+        if self.turns and not self.turn.active:
+            self.turn.start(self._admit)
 
 
 class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
+    def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
+        if is_stream_path(req.path):
+            self.admission.wait_turn()
+            return super().handle_request(listener_name, req, sock, addr)
+        with self.admission.page():
+            return super().handle_request(listener_name, req, sock, addr)
+
     def run(self) -> None:
+        self.admission = Admission()
         servers = [self._serve(listener) for listener in self.sockets]
         while self.alive:
             self.notify()

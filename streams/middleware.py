@@ -16,9 +16,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import Resolver404, ResolverMatch, resolve
 
 from irclogger.middleware import DATABASE_GONE, unavailable
+from streams.paths import is_stream_path
 
-# Every stream's path ends so (streams.urls): one cheap test before resolving.
-STREAM_SUFFIX = "/stream/"
 STREAM_URL_NAME = "irc-stream"
 # Stream paths whose route is known: a reader reconnects to the same few
 # paths over and over, and resolving one took a twentieth of a reconnect.
@@ -30,7 +29,7 @@ def anonymous_streams(
 ) -> Callable[[HttpRequest], HttpResponseBase]:
     def middleware(request: HttpRequest) -> HttpResponseBase:
         if (
-            request.path_info.endswith(STREAM_SUFFIX)
+            is_stream_path(request.path_info)
             and settings.SESSION_COOKIE_NAME not in request.COOKIES
         ):
             match = _stream_route(request.path_info)
