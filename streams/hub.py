@@ -799,23 +799,13 @@ class Hub:
 
     def _write_batch(self, client: Client, batch: tuple[bytes, int, int, int]) -> bool:
         """``_pushed`` for a client that takes its position's batch whole: the
-        same writes, without a take of its own per client."""
+        same write, without a take of its own per client."""
         data, stop, _first, last_id = batch
-        try:
-            sent = os.write(client.fd, data)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            client.gone = True
-            return False
         count = stop - client.pos
         client.pos, client.last_id = stop, last_id
         client.sent += count
         self.delivered += count
-        if sent < len(data):
-            client.pending = data[sent:]  # rare: a reader behind by a socket buffer
-            return False
-        return stop >= client.ring.end
+        return self._sent_whole(client, data)
 
     def _pushed(self, client: Client) -> bool:
         """Whether the hub wrote all of this waiting client's new frames itself."""
@@ -827,6 +817,12 @@ class Hub:
             return False  # its greenlet meets the overflow and ends the stream
         if not count:
             return True
+        return self._sent_whole(client, data)
+
+    @staticmethod
+    def _sent_whole(client: Client, data: bytes) -> bool:
+        """Write a waiting client's next frames on its non-blocking socket; whether
+        they all went and it has nothing more to write."""
         try:
             sent = os.write(client.fd, data)
         except BlockingIOError:
