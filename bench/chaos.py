@@ -56,6 +56,8 @@ WINDOW_LEAD_SECONDS = 1.0
 POLL_SECONDS = 0.25
 # A page request during a storm that takes longer counts as failed.
 PAGE_TIMEOUT = 5.0
+# The storm's page load: a reader opening the channel's day page every half second.
+PAGES_PER_SECOND = 2
 CONFIG = "conf/gunicorn.py"
 PROBE_CONFIG = "bench/probe_gunicorn.py"
 # How long a worker may take to collect, trim and write its probe.
@@ -437,7 +439,14 @@ class Writer:
 
 
 class PageProbe:
-    """Sequential requests of the live channel's day page until stopped: the storm's pages."""
+    """The live channel's day page, asked for at a steady rate until stopped: the storm's pages.
+
+    Open-loop: a request starts every ``1 / PAGES_PER_SECOND`` s whether the
+    last one is done or not, as readers' page loads come. One after another,
+    a slow page delayed the next and hid the pages that would have come
+    meanwhile (the slowest stretch gave the fewest samples), and a faster
+    service was sent more pages, their CPU taken from the storm.
+    """
 
     def __init__(self, port: int):
         from bench import data
@@ -447,26 +456,34 @@ class PageProbe:
         self.times: list[float] = []
         self.failures: dict[str, int] = {}
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._requests: list[threading.Thread] = []
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
+        while not self._stop.wait(1 / PAGES_PER_SECOND):
+            request = threading.Thread(target=self._get, daemon=True)
+            request.start()
+            self._requests.append(request)
+
+    def _get(self) -> None:
         from bench import data
 
-        while not self._stop.is_set():
-            status, seconds, _size = data.timed_get(
-                f"http://127.0.0.1:{self.port}", self.path, PAGE_TIMEOUT
-            )
+        status, seconds, _size = data.timed_get(
+            f"http://127.0.0.1:{self.port}", self.path, PAGE_TIMEOUT
+        )
+        with self._lock:
             if status == "200":
                 self.times.append(seconds)
             else:
                 self.failures[status] = self.failures.get(status, 0) + 1
-                # Refused while the service restarts: no busy loop.
-                self._stop.wait(0.05)
 
     def stop(self) -> dict[str, Any]:
         from bench import data
 
         self._stop.set()
-        self.thread.join(PAGE_TIMEOUT + 1)
+        self.thread.join()
+        for request in self._requests:
+            request.join(PAGE_TIMEOUT + 1)
         return {**data.percentiles(self.times), "failures": self.failures}

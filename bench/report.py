@@ -587,7 +587,8 @@ _FAULT_LEGEND = (
     "had a line written after it; *lines*: committed from 1 s before the fault until "
     "settled (or the wait for it ended); *lost / repeated*: "
     "of those, summed over clients (a line missing for 3 clients counts 3); *pages*: the "
-    "channel's day page requested one after another from the fault until settled."
+    "channel's day page requested twice a second (each request on its own, not waiting for "
+    "the last) from the fault until settled."
 )
 
 
