@@ -5,7 +5,7 @@ once a second whether its last connection is done. A stopping worker ends
 its streams within a fraction of a second (streams.hub), then sat out the
 rest of those seconds before it exited; a restart waits for it, and so do
 all its readers (docs/DESIGN.md, "Restart"). This one looks every tenth of
-a second, and lets stream requests in one at a time behind the pages
+a second, and lets stream requests in by turns, behind the pages
 (``Admission``). Everything else is gunicorn's: one gevent server per listener,
 ``worker_connections`` per server, one accept per wake when several
 workers share a listener, the graceful timeout.
@@ -41,7 +41,7 @@ TURN_SECONDS = 0.05
 
 
 class Admission:
-    """Stream requests take their turns here, one a turn of the loop, behind the pages.
+    """Stream requests take turns here, a few milliseconds of them at a time, behind the pages.
 
     A reload or a restart sends thousands of readers back at once. Each
     accepted connection's greenlet waits as a callback of gevent's loop, in
