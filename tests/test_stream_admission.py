@@ -67,3 +67,12 @@ def test_stream_paths_are_told_from_pages_without_django() -> None:
     assert is_stream_path("/libera/python/stream/")
     assert not is_stream_path("/libera/python/2024-03-10/")
     assert not is_stream_path("/libera/python/stream")
+
+
+def test_a_lone_stream_request_goes_straight_in() -> None:
+    # Outside a storm a turn would only cost a reconnect a loop iteration.
+    admission = Admission()
+    gevent.sleep(0.001)  # a fresh iteration
+    before = admission.loop.iteration
+    admission.wait_turn()
+    assert admission.loop.iteration == before and not admission.turns
