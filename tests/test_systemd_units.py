@@ -136,7 +136,8 @@ def _activated_gunicorn(tmp_path: Path, held: socket.socket) -> Iterator[subproc
         "DEBUG": "1",
         "LISTEN_FDS": "1",
     }
-    with open(tmp_path / "gunicorn.log", "ab") as log:
+    log_path = tmp_path / f"gunicorn-{unused}.log"
+    with open(log_path, "wb") as log:
         process = subprocess.Popen(
             ["/bin/sh", "-c", 'LISTEN_PID=$$ exec "$0" -c conf/gunicorn.py', GUNICORN],
             cwd=ROOT,
@@ -147,7 +148,7 @@ def _activated_gunicorn(tmp_path: Path, held: socket.socket) -> Iterator[subproc
             preexec_fn=lambda: os.dup2(held.fileno(), SD_LISTEN_FDS_START),
         )
     try:
-        _wait_for_log(tmp_path / "gunicorn.log", process, "Booting worker")
+        _wait_for_log(log_path, process, "Booting worker")
         yield process
         process.send_signal(signal.SIGTERM)
         process.wait(30)
