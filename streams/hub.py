@@ -774,43 +774,39 @@ class Hub:
         for count, client in enumerate(clients, 1):
             if client.waiter is None:
                 continue
+            if not self._writes_for(client):
+                woken.append(client)
+                continue
             if client.ring is not ring or client.pos != pos or client.chunked is not chunked:
                 ring, pos, chunked = client.ring, client.pos, client.chunked
                 batch = ring.batch(pos, chunked)
-            if batch is not None and self._takes_whole(client, batch[2]):
-                if not self._write_batch(client, batch):
-                    woken.append(client)
-            elif not self._pushed(client):
+            if batch is not None and client.last_id < batch[2]:
+                written = self._write_batch(client, batch)
+            else:
+                written = self._pushed(client)
+            if not written:
                 woken.append(client)
             if count % PUSH_YIELD_EVERY == 0:
                 gevent.sleep(POLL_YIELD_SECONDS)
                 ring = None  # the rings may have moved on meanwhile
         self.wake(woken, NEW)
 
-    def _takes_whole(self, client: Client, first_id: int) -> bool:
-        """Whether the hub writes this waiting client its position's batch (Ring.batch)."""
-        return (
-            client.direct
-            and client.last_id < first_id
-            and not client.hangup
-            and not self.stopping
-            and client.expires >= self.clock
-        )
+    def _writes_for(self, client: Client) -> bool:
+        """Whether the hub may write this waiting client's new frames itself; else
+        its greenlet does it all: a proxied protocol, a hang-up, or an ending stream."""
+        return client.direct and not client.hangup and not self._ending(client)
 
     def _write_batch(self, client: Client, batch: tuple[bytes, int, int, int]) -> bool:
         """``_pushed`` for a client that takes its position's batch whole: the
         same write, without a take of its own per client."""
-        data, stop, _first, last_id = batch
-        count = stop - client.pos
-        client.pos, client.last_id = stop, last_id
+        data, count = Ring.consume(client, batch)
         client.sent += count
         self.delivered += count
         return self._sent_whole(client, data)
 
     def _pushed(self, client: Client) -> bool:
-        """Whether the hub wrote all of this waiting client's new frames itself."""
-        if not client.direct or client.hangup or self._ending(client):
-            return False
+        """Whether the hub wrote all of this waiting client's new frames itself
+        (a client it writes for, ``_writes_for``)."""
         try:
             data, count = self._take(client)
         except Overflow:

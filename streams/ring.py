@@ -195,23 +195,28 @@ class Ring:
         """
         if client.pos < self.end - self.size:  # self.start, inlined: hot path
             raise Overflow
-        pos = client.pos
-        stop = min(self.end, pos + WRITE_FRAMES)
-        if pos == stop:
+        if client.pos >= self.end:
             return b"", 0
-        if self.ids[pos % self.size] <= client.last_id:
-            return self._take_filtered(client)
-        data, last_id = self._shared(pos, stop, client.chunked)
+        batch = self.batch(client.pos, client.chunked)
+        if batch is None or batch[2] <= client.last_id:
+            return self._take_filtered(client)  # an event first, or frames it has
+        return self.consume(client, batch)
+
+    @staticmethod
+    def consume(client: "Client", batch: tuple[bytes, int, int, int]) -> tuple[bytes, int]:
+        """Move ``client`` past a batch (``batch``) it lacks whole: its write, its frames."""
+        data, stop, _first, last_id = batch
+        count = stop - client.pos
         client.pos = stop
         client.last_id = max(client.last_id, last_id)
-        return data, stop - pos
+        return data, count
 
     def batch(self, pos: int, chunked: bool) -> tuple[bytes, int, int, int] | None:
         """The one write for every client at ``pos`` that lacks all it holds.
 
         Its bytes, where it stops, its first and its last line id: a client
-        whose last id is below the first takes it whole (``take`` would give
-        it the same). None where each client's own ``take`` must decide: an
+        whose last id is below the first takes it whole (``consume``), as
+        ``take`` does. None where each client's own ``take`` must decide: an
         event first, nothing new, or ``pos`` off the ring.
         """
         if pos < self.end - self.size or pos >= self.end:
