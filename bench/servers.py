@@ -178,7 +178,8 @@ def start(
 ) -> Service:
     """Start ``command`` and wait until it listens; the caller stops it (``stop``).
 
-    ``listener``: a held socket (``held_socket``) the command inherits.
+    ``listener``: a held socket (``held_socket``) the command inherits; it
+    accepts before the command serves, so ``ready_path`` says when it does.
     """
     OUT.mkdir(parents=True, exist_ok=True)
     log_path = OUT / f"{name}.log"
@@ -194,7 +195,7 @@ def start(
         )
     service = Service(name, process, port, stream_path, log_path, stop_signal)
     try:
-        wait_for_port(port, process, log_path, ready_path if listener is not None else None)
+        wait_for_port(port, process, log_path, ready_path)
     except BaseException:
         stop(service)
         raise
@@ -277,7 +278,7 @@ def start_irclogger(
         stop_signal=signal.SIGINT,
         append_log=append_log,
         listener=listener,
-        ready_path=READY_PATH,
+        ready_path=None if listener is None else READY_PATH,
     )
 
 

@@ -88,17 +88,7 @@ def gunicorn(
     """
     port = port or free_port()
     log_path = tmp_path / f"gunicorn-{port}.log"
-    # The browser tests let Django's ORM run beside Playwright's event loop in
-    # this process only; the server refuses to start with that switch on.
-    parent = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    env = {
-        **parent,
-        "DATABASE_URL": child_database_url(),
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "GUNICORN_WORKERS": str(workers),
-        "DEBUG": "1",
-        **extra_env,
-    }
+    env = gunicorn_env(f"127.0.0.1:{port}", workers, **extra_env)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [GUNICORN, "-c", config], cwd=ROOT, env=env, stdout=log, stderr=log
@@ -109,6 +99,21 @@ def gunicorn(
         yield server
     finally:
         stop_process(process)
+
+
+def gunicorn_env(bind: str, workers: int = 1, **extra_env: str) -> dict[str, str]:
+    """The environment of a gunicorn under test: this test's database, ``bind``, DEBUG."""
+    # The browser tests let Django's ORM run beside Playwright's event loop in
+    # this process only; the server refuses to start with that switch on.
+    parent = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    return {
+        **parent,
+        "DATABASE_URL": child_database_url(),
+        "GUNICORN_BIND": bind,
+        "GUNICORN_WORKERS": str(workers),
+        "DEBUG": "1",
+        **extra_env,
+    }
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import GUNICORN, ROOT, child_database_url, free_port, stop_process
+from tests.servers import GUNICORN, ROOT, free_port, gunicorn_env, stop_process
 
 UNIT = ROOT / "conf" / "systemd" / "irclogger.service"
 SOCKET_UNIT = ROOT / "conf" / "systemd" / "irclogger.socket"
@@ -128,14 +128,7 @@ def _activated_gunicorn(tmp_path: Path, held: socket.socket) -> Iterator[subproc
     another port, which must stay unbound.
     """
     unused = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-        "DATABASE_URL": child_database_url(),
-        "GUNICORN_BIND": f"127.0.0.1:{unused}",
-        "GUNICORN_WORKERS": "1",
-        "DEBUG": "1",
-        "LISTEN_FDS": "1",
-    }
+    env = gunicorn_env(f"127.0.0.1:{unused}", LISTEN_FDS="1")
     log_path = tmp_path / f"gunicorn-{unused}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
