@@ -109,9 +109,7 @@ def test_a_restart_with_the_socket_held_refuses_nobody(tmp_path: Path) -> None:
         assert first.returncode == 0  # stopped gracefully, the socket left to systemd
         waiting = socket.create_connection(("127.0.0.1", port), timeout=30)  # not refused
         with waiting:
-            waiting.sendall(
-                b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-            )
+            waiting.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             with _activated_gunicorn(tmp_path, held):
                 assert waiting.recv(4096).startswith(b"HTTP/1.1 200 ")
     # The same connection with nothing holding the port is refused.
@@ -162,5 +160,7 @@ def _wait_for_log(path: Path, process: subprocess.Popen[bytes], text: str) -> No
 
 
 def _status(port: int) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:
+    # A page, not /healthz: that answers 503 until the new worker's hub listens,
+    # which may come after the worker takes the waiting request.
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=30) as response:
         return int(response.status)
