@@ -75,6 +75,8 @@ def test_a_chosen_zone_overrides_the_channels_and_persists(
         page = context.new_page()
         page.goto(server.url + DAY)
         page.click("text=change zone")
+        # zone.js is deferred: read the list once it has run.
+        page.wait_for_selector("#zone-own", state="attached")
         # The browser's own zone is offered first, and chosen by default.
         assert page.locator("#zone-select option").nth(1).get_attribute("value") == "Europe/Paris"
         assert page.locator("#zone-select").input_value() == "Europe/Paris"
