@@ -32,7 +32,7 @@ import psycopg2.extensions
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
-from gevent.event import Event
+from gevent.event import AsyncResult, Event
 from gevent.hub import Waiter, get_hub
 from gevent.socket import wait_read
 
@@ -229,6 +229,9 @@ class Hub:
         # stream's visibility check without a query. Emptied on every access
         # change announced through PostgreSQL, and while not listening.
         self.channels: dict[tuple[str, str], int] = {}
+        # The lookups of public channels under way, by the same key: the
+        # readers who ask meanwhile wait for its answer (``public_channel``).
+        self.finding: dict[tuple[str, str], AsyncResult[int | None]] = {}
         # Counts access changes heard: a check made before a change is stale.
         self.generation = 0
         # Counts LISTEN connections and losses: knowledge from a query run in
@@ -512,16 +515,39 @@ class Hub:
 
     # What a stream learns on connecting.
 
-    def known_channel(self, network: str, channel: str) -> int | None:
-        """The id of a public channel this worker already checked, if still valid."""
-        return self.channels.get((network, channel))
+    def public_channel(self, network: str, channel: str, find: Callable[[], int]) -> int:
+        """A public channel's id: known, or looked up by ``find`` once for all who ask meanwhile.
 
-    def remember_channel(
-        self, network: str, channel: str, channel_id: int, generation: int
-    ) -> None:
-        """Keep a public channel found by a query made at ``generation``."""
+        A new worker's first readers (a reload's thousands) arrive before the
+        first lookup has answered; each ran its own. A lookup that fails (a
+        404, a reader gone) is its reader's own: those waiting look for
+        themselves.
+        """
+        key = (network, channel)
+        known = self.channels.get(key)
+        if known is not None:
+            return known
+        finding = self.finding.get(key)
+        if finding is not None:
+            shared: int | None = finding.get()
+            if shared is not None:
+                return shared
+        result: AsyncResult[int | None] = AsyncResult()
+        self.finding[key] = result
+        generation = self.generation
+        try:
+            found = find()
+        except BaseException:
+            result.set(None)
+            raise
+        finally:
+            if self.finding.get(key) is result:
+                del self.finding[key]
+        result.set(found)
+        # Kept only from a query made while listening, in the current generation.
         if generation == self.generation and self.is_listening():
-            self.channels[(network, channel)] = channel_id
+            self.channels[key] = found
+        return found
 
     def position(self, channel_id: int) -> int | None:
         """The channel's newest line id as far as the hub knows, without a query."""

@@ -53,13 +53,10 @@ class ChannelStream(StreamingSseView):
         """The channel's id, and the right by which this reader sees it."""
         user = request.user
         if not user.is_authenticated:
-            known = hub.known_channel(network, channel)
-            if known is not None:
-                return known, hubs.PUBLIC
-            generation = hub.generation
-            found = get_channel(request, network, channel)
-            hub.remember_channel(network, channel, found.pk, generation)
-            return found.pk, hubs.PUBLIC
+            found_id = hub.public_channel(
+                network, channel, lambda: get_channel(request, network, channel).pk
+            )
+            return found_id, hubs.PUBLIC
         found = get_channel(request, network, channel)
         if getattr(user, "is_staff", False):
             return found.pk, hubs.STAFF

@@ -8,6 +8,7 @@ from typing import Any
 import gevent
 import pytest
 from django.db import connection
+from django.http import Http404
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -248,7 +249,7 @@ def test_a_channel_made_private_is_no_longer_served_from_the_cache(
 ) -> None:
     _first(anonymous_client.get(URL))
     hub = hubs.get()
-    assert hub.known_channel("libera", "python") == public_channel.pk
+    assert hub.channels.get(("libera", "python")) == public_channel.pk
     generation = hub.generation
     public_channel.is_public = False
     public_channel.save()
@@ -318,3 +319,42 @@ def _until_ids(response: Any, count: int) -> list[object]:
     while len(got) < count:
         got += _ids(next(stream))
     return got
+
+
+def test_a_storm_of_connects_to_a_channel_not_yet_known_looks_it_up_once(
+    public_channel: Channel,
+) -> None:
+    # A new worker after a reload: thousands of readers of one channel
+    # arrive before the first lookup has answered; each made its own query.
+    hub = hubs.get()
+    hub.channels.clear()
+    lookups: list[int] = []
+
+    def find() -> int:
+        lookups.append(1)
+        gevent.sleep(0.01)  # the query's round trip, during which the others arrive
+        return public_channel.pk
+
+    readers = [gevent.spawn(hub.public_channel, "libera", "python", find) for _ in range(50)]
+    gevent.joinall(readers, timeout=10)
+    assert [reader.value for reader in readers] == [public_channel.pk] * 50
+    assert len(lookups) == 1
+
+
+def test_a_failed_lookup_is_each_waiting_readers_own(public_channel: Channel) -> None:
+    hub = hubs.get()
+    hub.channels.clear()
+    calls: list[int] = []
+
+    def find() -> int:
+        calls.append(1)
+        gevent.sleep(0.01)
+        if len(calls) == 1:
+            raise Http404("no such channel")
+        return public_channel.pk
+
+    first = gevent.spawn(hub.public_channel, "libera", "python", find)
+    second = gevent.spawn(hub.public_channel, "libera", "python", find)
+    gevent.joinall([first, second], timeout=10)
+    assert isinstance(first.exception, Http404)
+    assert second.value == public_channel.pk  # its own lookup, after the first failed
