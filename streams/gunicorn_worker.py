@@ -13,20 +13,21 @@ workers share a listener, the graceful timeout.
 The master loads this class by name: it imports no Django (conf/gunicorn.py).
 """
 
+import socket
 import time
 from collections import deque
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
 import gevent
-from gevent.hub import Waiter, get_hub
+from gevent.hub import Waiter, get_hub, getcurrent
 from gevent.pool import Pool
 from gevent.server import StreamServer
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
-from streams.paths import is_stream_path
+from streams.paths import is_stream_path, is_stream_request
 
 # How often a worker checks that it should stop, then that its connections
 # are done; each check also tells the master the worker is alive.
@@ -38,6 +39,9 @@ STOP_POLL_SECONDS = 0.1
 # 10,000-stream reload took 13 s to come back instead of 8).
 TURN_WITH_PAGES_SECONDS = 0.005
 TURN_SECONDS = 0.05
+# A request line is read this far ahead of gunicorn's parser to tell a
+# stream from a page (``StreamsWorker.handle``); longer ones wait for the parser.
+PEEK_BYTES = 1024
 
 
 class Admission:
@@ -52,7 +56,9 @@ class Admission:
     greenlet, once its request is read, waits its turn; a turn is a timer
     that fires after the loop has looked at its sockets and runs requests for
     a few milliseconds, so pages, their queries and new connections are
-    served between turns (docs/DESIGN.md, "Pages in a storm").
+    served between turns (docs/DESIGN.md, "Pages in a storm"). Turns are
+    short while a page is under way, and while accepted connections have not
+    started yet: any of them may be a page.
     """
 
     def __init__(self) -> None:
@@ -60,8 +66,17 @@ class Admission:
         self.turns: deque[Waiter[None]] = deque()
         self.turn = self.loop.timer(0.0)
         self.pages = 0  # requests other than streams under way
+        self.unstarted = 0  # connections accepted whose greenlets have not run yet
         # The loop iteration in which a stream last went straight in.
         self.straight_in = -1
+
+    def accepted(self) -> None:
+        """A connection was accepted: until its greenlet runs, it may be a page."""
+        self.unstarted += 1
+
+    def started(self) -> None:
+        """An accepted connection's greenlet runs: it tells its request apart itself."""
+        self.unstarted -= 1
 
     @contextmanager
     def page(self) -> Iterator[None]:
@@ -91,7 +106,8 @@ class Admission:
 
     def _admit(self) -> None:
         """Run the waiting stream requests, each until it blocks, for one turn's time."""
-        ends = time.perf_counter() + (TURN_WITH_PAGES_SECONDS if self.pages else TURN_SECONDS)
+        short = self.pages or self.unstarted
+        ends = time.perf_counter() + (TURN_WITH_PAGES_SECONDS if short else TURN_SECONDS)
         while self.turns and time.perf_counter() < ends:
             self.turns.popleft().switch(None)
         if self.turns and not self.turn.active:
@@ -99,16 +115,50 @@ class Admission:
 
 
 class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
+    def handle(self, listener: Any, client: Any, addr: Any) -> None:
+        """Let a stream's connection in by turns before its request is even parsed.
+
+        Parsing a request costs a tenth of a reconnect; a storm's queued
+        connections, parsed one after another before a page's, made the page
+        wait for all of them. The first line, peeked at, tells a stream from
+        a page; a stream then waits its turn, and is parsed within it.
+        """
+        self.admission.started()
+        if not self.cfg.is_ssl:
+            head = b""
+            # gunicorn's own wait for a request: the keep-alive timeout, if any.
+            waiting = self.timeout_ctx() if self.cfg.keepalive else nullcontext()
+            with waiting, suppress(OSError):
+                head = client.recv(PEEK_BYTES, socket.MSG_PEEK)
+            if not head:
+                return  # gone, or silent for the keep-alive timeout: closed
+            if is_stream_request(head):
+                self.admission.wait_turn()
+                self.admitted.add(getcurrent())
+        try:
+            super().handle(listener, client, addr)
+        finally:
+            self.admitted.discard(getcurrent())
+
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
         if is_stream_path(req.path):
-            self.admission.wait_turn()
+            if getcurrent() in self.admitted:
+                self.admitted.discard(getcurrent())  # its turn came before the parse
+            else:
+                self.admission.wait_turn()
             return super().handle_request(listener_name, req, sock, addr)
         with self.admission.page():
             return super().handle_request(listener_name, req, sock, addr)
 
-    def run(self) -> None:
+    def start_admission(self) -> None:
+        """In the worker, once forked: the turns are its loop's."""
         self.admission = Admission()
-        servers = [self._serve(listener) for listener in self.sockets]
+        # Greenlets whose stream request has had its turn (``handle``).
+        self.admitted: set[Any] = set()
+
+    def run(self) -> None:
+        self.start_admission()
+        servers = [self.serve(listener) for listener in self.sockets]
         while self.alive:
             self.notify()
             gevent.sleep(STOP_POLL_SECONDS)
@@ -124,13 +174,14 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
             self.notify()
             gevent.sleep(STOP_POLL_SECONDS)
 
-    def _serve(self, listener: Any) -> StreamServer:
+    def serve(self, listener: Any) -> StreamServer:
+        """Accept connections on one of gunicorn's listeners, and handle each in its greenlet."""
         listener.setblocking(1)
         ssl_args = {"ssl_context": ssl_context(self.cfg)} if self.cfg.is_ssl else {}
         server = StreamServer(
             listener,
             handle=lambda client, address: self.handle(listener, client, address),
-            spawn=Pool(self.worker_connections),
+            spawn=_AcceptedPool(self.admission, self.worker_connections),
             **ssl_args,
         )
         if self.cfg.workers > 1:
@@ -139,6 +190,18 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
             server.max_accept = 1
         server.start()
         return server
+
+
+class _AcceptedPool(Pool):  # type: ignore[misc]  # gevent's Pool is untyped here
+    """The server's pool, counting the connections whose greenlets have yet to run."""
+
+    def __init__(self, admission: Admission, size: int) -> None:
+        super().__init__(size)
+        self.admission = admission
+
+    def spawn(self, *args: Any, **kwargs: Any) -> Any:
+        self.admission.accepted()
+        return super().spawn(*args, **kwargs)
 
 
 def _busy(server: StreamServer) -> bool:

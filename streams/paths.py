@@ -12,3 +12,18 @@ STREAM_SUFFIX = "/stream/"
 def is_stream_path(path: str) -> bool:
     """Whether ``path`` may be a stream's: cheap, before any route is resolved."""
     return path.endswith(STREAM_SUFFIX)
+
+
+def is_stream_request(head: bytes) -> bool | None:
+    """Whether a request's first bytes ask for a stream; None until its first line is whole.
+
+    Read before the request is parsed: ``GET /libera/python/stream/?x HTTP/1.1``.
+    """
+    line, newline, _rest = head.partition(b"\n")
+    if not newline:
+        return None
+    parts = line.split(b" ")
+    if len(parts) != 3:
+        return False  # not a request line gunicorn would take: its parser answers it
+    path = parts[1].partition(b"?")[0].partition(b"#")[0]
+    return path.endswith(STREAM_SUFFIX.encode())
