@@ -27,6 +27,7 @@ from gevent.server import StreamServer
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
 
+from streams.handoff import SUCCESSOR_WAIT_SECONDS, Handoff
 from streams.paths import is_stream_path, is_stream_request
 
 # How often a worker checks that it should stop, then that its connections
@@ -42,6 +43,8 @@ TURN_SECONDS = 0.05
 # A request line is read this far ahead of gunicorn's parser to tell a
 # stream from a page (``StreamsWorker.handle``); longer ones wait for the parser.
 PEEK_BYTES = 1024
+# What a worker replaced by a reload logs when it goes on accepting.
+ACCEPTING_UNTIL_REPLACED = "replaced by a reload: serving new requests until a new worker listens"
 
 
 class Admission:
@@ -158,10 +161,13 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
 
     def run(self) -> None:
         self.start_admission()
+        handoff = Handoff.from_environment()
         servers = [self.serve(listener) for listener in self.sockets]
         while self.alive:
             self.notify()
             gevent.sleep(STOP_POLL_SECONDS)
+        if handoff is not None and handoff.expected():
+            self._serve_until_replaced(handoff)
         for server in servers:
             server.close()  # no new connections; open ones finish
         deadline = time.monotonic() + self.cfg.graceful_timeout
@@ -171,6 +177,20 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
                 for server in servers:
                     server.stop(timeout=1)
                 return
+            self.notify()
+            gevent.sleep(STOP_POLL_SECONDS)
+
+    def _serve_until_replaced(self, handoff: Handoff) -> None:
+        """A reload's old worker accepts until a new one listens, not just until told to stop.
+
+        gunicorn asks it to stop as soon as the new workers are forked, and
+        they load Django for a second or more: closed at once, its listener
+        left every page asked for meanwhile waiting for them. Its streams it
+        keeps until then anyway (streams.handoff).
+        """
+        self.log.info("Worker %s %s", self.pid, ACCEPTING_UNTIL_REPLACED)
+        deadline = time.monotonic() + SUCCESSOR_WAIT_SECONDS
+        while not handoff.ready() and time.monotonic() < deadline:
             self.notify()
             gevent.sleep(STOP_POLL_SECONDS)
 

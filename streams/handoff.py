@@ -21,6 +21,9 @@ from pathlib import Path
 
 RELOAD = "reload"
 LISTENING = "listening"
+# How long a replaced worker waits for a new one to listen before it stops
+# anyway: its streams end (streams.hub) and its listener closes (streams.gunicorn_worker).
+SUCCESSOR_WAIT_SECONDS = 10.0
 
 
 class Handoff:

@@ -51,7 +51,7 @@ from irclogger.metrics import (
 from irclogger.models import Channel, Line, LineQuerySet, ShownLine
 from irclogger.params import parse_id
 from irclogger.publish import CHANGE_CHANNEL, NOTIFY_CHANNEL
-from streams.handoff import Handoff
+from streams.handoff import SUCCESSOR_WAIT_SECONDS, Handoff
 from streams.ring import OVERFLOW_SCAN_EVERY, RING_SIZE, Overflow, Ring, as_chunk
 from streams.sse import (
     KEEPALIVE,
@@ -110,10 +110,10 @@ WRITE_TIMEOUT_SECONDS = float(settings.STREAM_WRITE_TIMEOUT_SECONDS)
 SEND_BUFFER_BYTES = settings.STREAM_SEND_BUFFER_BYTES
 
 # A reload's old worker keeps its streams until a new worker listens (at most
-# this long), then ends them at STREAM_HANDOFF_PER_SECOND, a batch a beat:
-# dropped at once, 10,000 readers came back into a worker still loading
-# Django, and the last of them after 16 s (docs/DESIGN.md, "Reload without a storm").
-HANDOFF_WAIT_SECONDS = 10.0
+# streams.handoff's SUCCESSOR_WAIT_SECONDS), then ends them at
+# STREAM_HANDOFF_PER_SECOND, a batch a beat: dropped at once, 10,000 readers
+# came back into a worker still loading Django, and the last of them after
+# 16 s (docs/DESIGN.md, "Reload without a storm").
 HANDOFF_POLL_SECONDS = 0.1
 HANDOFF_PER_SECOND = settings.STREAM_HANDOFF_PER_SECOND
 HANDOFF_BEAT_SECONDS = 0.05
@@ -1058,7 +1058,7 @@ def _recent_lines(channel_id: int, limit: int) -> tuple[list[ShownLine], bool]:
     return lines[:limit][::-1], len(lines) <= limit
 
 
-def _until(condition: Callable[[], bool], timeout: float = HANDOFF_WAIT_SECONDS) -> bool:
+def _until(condition: Callable[[], bool], timeout: float = SUCCESSOR_WAIT_SECONDS) -> bool:
     """Whether ``condition`` came true within ``timeout`` seconds (polled)."""
     deadline = time.monotonic() + timeout
     while not condition():

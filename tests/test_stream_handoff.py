@@ -14,7 +14,9 @@ import gevent
 import pytest
 
 from irclogger.models import Channel
+from streams.gunicorn_worker import ACCEPTING_UNTIL_REPLACED
 from streams.handoff import LISTENING, RELOAD, Handoff
+from tests.nginx import get
 from tests.servers import gunicorn
 from tests.sseclient import Stream, connected
 
@@ -105,3 +107,29 @@ def test_a_stop_ends_every_stream_at_once_with_a_spread_retry(
     assert all(e.at for e in endings), "a stream did not end"
     assert all(e.retry is not None and 500 <= e.retry <= 5000 for e in endings), endings
     assert "handing over" not in log
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_reloads_old_worker_serves_pages_until_a_new_worker_listens(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    # It closed its listener as soon as gunicorn told it to stop: every page
+    # asked for then waited for the new worker to load Django (1.5–3 s).
+    folder = tmp_path / "handoff"
+    page_url = "/libera/python/"
+    with gunicorn(tmp_path, IRCLOGGER_HANDOFF_DIR=str(folder)) as server:
+        assert get(server.port, page_url).status == 200  # the first worker runs
+        server.reload()
+        deadline = time.monotonic() + WAIT_SECONDS
+        while ACCEPTING_UNTIL_REPLACED not in server.log():
+            assert time.monotonic() < deadline, "the old worker was never told to stop"
+            time.sleep(0.01)
+        status = get(server.port, page_url, timeout=WAIT_SECONDS).status
+        answered = time.time()
+        while not Handoff(folder, started=0).ready():
+            assert time.monotonic() < deadline, "no new worker listened"
+            time.sleep(0.05)
+        listening = (folder / LISTENING).stat().st_mtime
+    assert status == 200
+    assert answered < listening, "the page waited for the new worker"
