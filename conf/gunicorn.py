@@ -17,6 +17,7 @@ from typing import Any
 # The settings' typed readers, without the settings: they import no more of
 # Django than its exceptions.
 from irclogger.env import env_int, env_list, env_str
+from streams.paths import is_stream_path
 
 wsgi_app = "irclogger.wsgi:application"
 bind = env_list("GUNICORN_BIND", ["127.0.0.1:8000"])
@@ -155,5 +156,5 @@ def pre_request(worker: object, req: Any) -> None:
     # for the close would otherwise wait out the keep-alive first. gunicorn
     # drops a Connection header set by the app (hop-by-hop), so it is told
     # here, before it writes the response's head.
-    if req.path.endswith("/stream/"):
+    if is_stream_path(req.path):
         req.force_close()
