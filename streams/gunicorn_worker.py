@@ -56,7 +56,8 @@ class Admission:
     loop came to anything after it: a page asked for meanwhile waited for
     every reconnect ahead of it, and each of its queries for fifty more
     (gevent looks for ready sockets every fifty callbacks). Here a stream's
-    greenlet, once its request is read, waits its turn; a turn is a timer
+    greenlet, once its request line tells it apart (``StreamsWorker.handle``),
+    waits its turn; a turn is a timer
     that fires after the loop has looked at its sockets and runs requests for
     a few milliseconds, so pages, their queries and new connections are
     served between turns (docs/DESIGN.md, "Pages in a storm"). Turns are
