@@ -117,8 +117,8 @@ class _CountingWorker(StreamsWorker):
 
 def test_a_storms_stream_requests_are_parsed_in_their_turns_not_before_a_page() -> None:
     # Parsing is a tenth of a reconnect: queued connections parsed one after
-    # another before a page's made the page wait for all of them. Now at
-    # most a turn's worth (50 ms: a tenth of these) may go before it.
+    # another before a page's made the page wait for all of them. Now only
+    # the short turns run while the page's connection waits to start go first.
     storm = 2 * STORM  # half a second of reconnects
     parsed_before_page: list[int] = []
 
