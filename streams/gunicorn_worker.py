@@ -119,30 +119,34 @@ class Admission:
 
 
 class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
-    def handle(self, listener: Any, client: Any, addr: Any) -> None:
+    def admit(self, client: Any) -> bool:
         """Let a stream's connection in by turns before its request is even parsed.
 
         Parsing a request costs a tenth of a reconnect; a storm's queued
         connections, parsed one after another before a page's, made the page
         wait for all of them. The first line, peeked at, tells a stream from
-        a page; a stream then waits its turn, and is parsed within it.
+        a page; a stream then waits its turn, and is parsed within it. False:
+        the connection is gone, or sent nothing within the keep-alive timeout.
+
+        It returns before the request is handled: a frame kept for a stream's
+        whole life costs every stream memory (docs/DESIGN.md, "Memory per stream").
         """
         self.admission.started()
-        if not self.cfg.is_ssl:
-            head = b""
-            # gunicorn's own wait for a request: the keep-alive timeout, if any.
-            waiting = self.timeout_ctx() if self.cfg.keepalive else nullcontext()
-            with waiting, suppress(OSError):
-                head = client.recv(PEEK_BYTES, socket.MSG_PEEK)
-            if not head:
-                return  # gone, or silent for the keep-alive timeout: closed
-            if is_stream_request(head):
-                self.admission.wait_turn()
-                self.admitted.add(getcurrent())
-        try:
-            super().handle(listener, client, addr)
-        finally:
-            self.admitted.discard(getcurrent())
+        if self.cfg.is_ssl:
+            return True
+        head = b""
+        # gunicorn's own wait for a request: the keep-alive timeout, if any.
+        waiting = self.timeout_ctx() if self.cfg.keepalive else nullcontext()
+        with waiting, suppress(OSError):
+            head = client.recv(PEEK_BYTES, socket.MSG_PEEK)
+        if not head:
+            return False
+        if is_stream_request(head):
+            self.admission.wait_turn()
+            greenlet = getcurrent()
+            self.admitted.add(greenlet)
+            greenlet.rawlink(self.admitted.discard)  # if its request never reaches handle_request
+        return True
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
         if is_stream_path(req.path):
@@ -199,9 +203,14 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
         """Accept connections on one of gunicorn's listeners, and handle each in its greenlet."""
         listener.setblocking(1)
         ssl_args = {"ssl_context": ssl_context(self.cfg)} if self.cfg.is_ssl else {}
+
+        def handle(client: Any, address: Any) -> None:
+            if self.admit(client):
+                self.handle(listener, client, address)
+
         server = StreamServer(
             listener,
-            handle=lambda client, address: self.handle(listener, client, address),
+            handle=handle,
             spawn=_AcceptedPool(self.admission, self.worker_connections),
             **ssl_args,
         )

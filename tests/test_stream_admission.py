@@ -164,3 +164,33 @@ def test_a_connection_closed_before_its_request_is_closed_quietly() -> None:
         gevent.sleep(0.01)
     assert worker.admission.unstarted == 0 and worker.streams_parsed == 0
     server.stop()
+
+
+def test_a_stream_keeps_no_frame_of_its_admission_while_it_streams() -> None:
+    # Every frame on a waiting stream's stack is memory each of 10,000
+    # streams keeps: the admission must return before the request is handled.
+    streaming: list[Any] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        streaming.append(gevent.getcurrent())
+        gevent.sleep(30)  # a stream, waiting for its next line
+        return []
+
+    worker = _CountingWorker(app)
+    listener = gevent.socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    client = socket.create_connection(listener.getsockname())
+    client.sendall(b"GET /libera/python/stream/ HTTP/1.1\r\nHost: x\r\n\r\n")
+    server = worker.serve(listener)
+    deadline = time.monotonic() + 5
+    while not streaming and time.monotonic() < deadline:
+        gevent.sleep(0.01)
+    frame, kept = streaming[0].gr_frame, []
+    while frame is not None:
+        if frame.f_code.co_filename.endswith("streams/gunicorn_worker.py"):
+            kept.append(frame.f_code.co_qualname)
+        frame = frame.f_back
+    assert sorted(kept) == ["StreamsWorker.handle_request", "StreamsWorker.serve.<locals>.handle"]
+    client.close()
+    server.stop(timeout=1)
