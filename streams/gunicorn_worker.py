@@ -41,7 +41,7 @@ STOP_POLL_SECONDS = 0.1
 TURN_WITH_PAGES_SECONDS = 0.005
 TURN_SECONDS = 0.05
 # A request line is read this far ahead of gunicorn's parser to tell a
-# stream from a page (``StreamsWorker.handle``); longer ones wait for the parser.
+# stream from a page (``StreamsWorker.admit``); longer ones wait for the parser.
 PEEK_BYTES = 1024
 # What a worker replaced by a reload logs when it goes on accepting.
 ACCEPTING_UNTIL_REPLACED = "replaced by a reload: serving new requests until a new worker listens"
@@ -56,7 +56,7 @@ class Admission:
     loop came to anything after it: a page asked for meanwhile waited for
     every reconnect ahead of it, and each of its queries for fifty more
     (gevent looks for ready sockets every fifty callbacks). Here a stream's
-    greenlet, once its request line tells it apart (``StreamsWorker.handle``),
+    greenlet, once its request line tells it apart (``StreamsWorker.admit``),
     waits its turn; a turn is a timer
     that fires after the loop has looked at its sockets and runs requests for
     a few milliseconds, so pages, their queries and new connections are
@@ -161,7 +161,7 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
     def start_admission(self) -> None:
         """In the worker, once forked: the turns are its loop's."""
         self.admission = Admission()
-        # Greenlets whose stream request has had its turn (``handle``).
+        # Greenlets whose stream request has had its turn (``admit``).
         self.admitted: set[Any] = set()
 
     def run(self) -> None:
