@@ -16,6 +16,7 @@ import pytest
 from irclogger.models import Channel
 from streams.gunicorn_worker import ACCEPTING_UNTIL_REPLACED
 from streams.handoff import LISTENING, RELOAD, Handoff
+from tests.ircserver import wait_until
 from tests.nginx import get
 from tests.servers import gunicorn
 from tests.sseclient import Stream, connected
@@ -121,15 +122,10 @@ def test_a_reloads_old_worker_serves_pages_until_a_new_worker_listens(
     with gunicorn(tmp_path, IRCLOGGER_HANDOFF_DIR=str(folder)) as server:
         assert get(server.port, page_url).status == 200  # the first worker runs
         server.reload()
-        deadline = time.monotonic() + WAIT_SECONDS
-        while ACCEPTING_UNTIL_REPLACED not in server.log():
-            assert time.monotonic() < deadline, "the old worker was never told to stop"
-            time.sleep(0.01)
+        wait_until(lambda: ACCEPTING_UNTIL_REPLACED in server.log(), WAIT_SECONDS, "the stop")
         status = get(server.port, page_url, timeout=WAIT_SECONDS).status
         answered = time.time()
-        while not Handoff(folder, started=0).ready():
-            assert time.monotonic() < deadline, "no new worker listened"
-            time.sleep(0.05)
+        wait_until(Handoff(folder, started=0).ready, WAIT_SECONDS, "a new worker listening")
         listening = (folder / LISTENING).stat().st_mtime
     assert status == 200
     assert answered < listening, "the page waited for the new worker"
