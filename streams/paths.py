@@ -26,4 +26,4 @@ def is_stream_request(head: bytes) -> bool | None:
     if len(parts) != 3:
         return False  # not a request line gunicorn would take: its parser answers it
     path = parts[1].partition(b"?")[0].partition(b"#")[0]
-    return path.endswith(STREAM_SUFFIX.encode())
+    return is_stream_path(path.decode("latin-1"))
