@@ -143,15 +143,14 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
             return False
         if is_stream_request(head):
             self.admission.wait_turn()
-            greenlet = getcurrent()
-            self.admitted.add(greenlet)
-            greenlet.rawlink(self.admitted.discard)  # if its request never reaches handle_request
+            self.admitted.add(getcurrent())
         return True
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
         if is_stream_path(req.path):
-            if getcurrent() in self.admitted:
-                self.admitted.discard(getcurrent())  # its turn came before the parse
+            greenlet = getcurrent()
+            if greenlet in self.admitted:
+                self.admitted.remove(greenlet)  # its turn came before the parse
             else:
                 self.admission.wait_turn()
             return super().handle_request(listener_name, req, sock, addr)
@@ -205,8 +204,12 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
         ssl_args = {"ssl_context": ssl_context(self.cfg)} if self.cfg.is_ssl else {}
 
         def handle(client: Any, address: Any) -> None:
-            if self.admit(client):
+            if not self.admit(client):
+                return
+            try:
                 self.handle(listener, client, address)
+            finally:  # a request that never reached handle_request
+                self.admitted.discard(getcurrent())
 
         server = StreamServer(
             listener,

@@ -105,6 +105,7 @@ class _CountingWorker(StreamsWorker):
     def __init__(self, app: Any) -> None:
         cfg = Config()
         super().__init__(0, os.getpid(), [], None, 30, cfg, Logger(cfg))
+        self.tmp.close()  # gunicorn's heartbeat file: these tests never beat
         self.wsgi = app
         self.streams_parsed = 0
         self.start_admission()
