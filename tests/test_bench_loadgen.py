@@ -100,6 +100,8 @@ def _as_served() -> list[bytes]:
         _chunked(b": keep-alive\n\n", size=10_000),
         _chunked(_line_event(6), size=10_000) + _chunked(_line_event(7), size=10_000),
         _chunked(_line_event(8) + b"event: reload\ndata: {}\n\n", size=10_000),
+        # A line of the channel's history, written before the bench's marker.
+        _chunked(b'id: 42\nevent: line\ndata: {"text": "hello"}\n\n', size=10_000),
         _chunked(_line_event(9), size=10_000),
     ]
 
@@ -114,14 +116,15 @@ def test_whole_line_events_and_split_ones_count_the_same(cuts):
             _feed(protocol, segment, segment_cuts)
     assert client.seqs == list(range(10))
     assert client.last_event_id == "109"
-    assert (client.retry, client.comments, client.reloads) == (2.5, 1, 1)
+    assert (client.retry, client.comments, client.reloads, client.other_events) == (2.5, 1, 1, 1)
 
 
 def test_the_common_segment_is_read_whole_in_one_pass():
     client = Client(0)
     with _protocol(client) as (protocol, _):
         protocol.data_received(HEAD)
-        first, whole, replay, keepalive, two_chunks, *_ = _as_served()
+        first, whole, replay, keepalive, two_chunks, _, unmarked, _ = _as_served()
+        assert not protocol._whole_line_events(unmarked)
         assert protocol._whole_line_events(first)  # a retry, then a line
         assert protocol._whole_line_events(whole)
         assert protocol._whole_line_events(replay)
@@ -144,6 +147,36 @@ def test_it_reads_a_stream_without_chunked_coding_and_drops_a_leading_bom():
     with _protocol(chunked) as (protocol, _):
         protocol.data_received(HEAD + _chunked(b"\xef\xbb\xbf" + _line_event(3), size=10_000))
     assert chunked.seqs == [3]
+
+
+@given(
+    st.lists(
+        st.lists(st.integers(min_value=0, max_value=30), min_size=1, max_size=6),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_one_pass_tally_counts_as_the_general_parser_does(writes):
+    """Lines in any order, repeated or skipped, tallied lean: each segment read
+    whole, and the same bytes read one at a time, count the same."""
+    tallies = []
+    for read_whole in (True, False):
+        generator = LoadGenerator("http://127.0.0.1:9/stream", 1, 1.0, follow=True, lean=True)
+        [client] = generator.clients
+        with _protocol(client) as (protocol, _):
+            protocol.lean = generator.lean
+            protocol.data_received(HEAD)
+            for seqs in writes:
+                segment = b"".join(_chunked(_line_event(seq), size=10_000) for seq in seqs)
+                assert not read_whole or protocol._whole_line_events(segment)
+                if not read_whole:
+                    _feed(protocol, segment, list(range(len(segment))))
+        lean = generator.lean
+        assert lean is not None
+        counted = (client.received, client.highest, client.gaps, client.repeated)
+        tallies.append((*counted, client.out_of_order, client.last_event_id, lean.repeats))
+        assert sum(lean.latency_ms.values()) == client.received - client.repeated
+    assert tallies[0] == tallies[1]
 
 
 def test_it_counts_a_non_200_answer_as_a_failed_connection():
