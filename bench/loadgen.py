@@ -46,7 +46,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
 MARKER = re.compile(rb"BENCH#(\d+)@(\d+\.\d+)#")
@@ -64,6 +64,9 @@ MAX_RECONNECTS = 5
 SOURCES = 250
 # How often the number of open streams is sampled for the storm's timeline.
 TIMELINE_SECONDS = 0.25
+# A chunk's size line is at most this long (hex digits, no extensions): past
+# that, bytes without a CRLF are not the start of a chunk.
+MAX_SIZE_LINE = 8
 # States of the chunked decoder besides "bytes left in this chunk".
 _SIZE_LINE = -1
 _CHUNK_END = -2
@@ -125,57 +128,86 @@ class Client:
         return False
 
 
-def _read_segment(data: bytes) -> tuple[bytes, list[re.Match[bytes]], bytes] | None:
-    """A segment of whole chunks of whole marked line events and retries, read in place.
+class Segment(NamedTuple):
+    """What ``_read_segment`` read: its lines' markers, the last id and retry, where it stopped."""
 
-    Returns the last event's id, each event's marker and the last retry; None
-    if the segment holds anything else. A line event is four lines, "id: N",
-    "event: line", "data: ...", ""; a retry two, "retry: N", "" (a stream's
-    first write: a retry, then the replay). Offsets only: the long data
-    lines are searched in C, never copied.
+    marks: list[re.Match[bytes]]
+    last_id: bytes
+    retry: bytes
+    read: int  # the whole chunks read end here
+    partial: bool  # the rest is the start of a chunk, to be read with the next segment
+
+
+def _read_segment(data: bytes) -> Segment:
+    """Reads the whole chunks of whole marked line events and retries that begin ``data``.
+
+    It stops at the first chunk that holds anything else (a keep-alive,
+    another kind of event, a line without the marker, the body's end), or
+    that this segment cuts short.
     """
+    marks: list[re.Match[bytes]] = []
+    last_id = retry = b""
+    read, size, partial = 0, len(data), False
+    while read < size:
+        end = data.find(b"\r\n", read)
+        if end < 0:
+            partial = size - read <= MAX_SIZE_LINE
+            break
+        try:
+            length = int(data[read:end], 16)
+        except ValueError:
+            break
+        stop = end + 2 + length
+        if stop + 2 > size:
+            partial = length > 0
+            break
+        chunk = _read_chunk(data, end + 2, stop)
+        if chunk is None:
+            break
+        marks += chunk.marks
+        last_id = chunk.last_id or last_id
+        retry = chunk.retry or retry
+        read = stop + 2
+    return Segment(marks, last_id, retry, read, partial)
+
+
+def _read_chunk(data: bytes, start: int, stop: int) -> Segment | None:
+    """The chunk ``data[start:stop]`` read in place, if it is all marked line events and retries.
+
+    A line event is four lines, "id: N", "event: line", "data: ...", "";
+    a retry two, "retry: N", "" (a stream's first write: a retry, then the
+    replay). Offsets only: the long data lines are searched in C, never
+    copied.
+    """
+    # No CR inside, and the last event's blank line at the end.
+    if start == stop or data.find(b"\r", start) != stop:
+        return None
+    if not data.startswith(b"\n\n\r\n", stop - 2):
+        return None
     marks: list[re.Match[bytes]] = []
     id_at = id_end = 0
     retry = b""
-    position, size = 0, len(data)
-    while position < size:
-        end = data.find(b"\r\n", position)
-        try:
-            length = int(data[position:end], 16) if end > position else 0
-        except ValueError:
-            return None
-        start = end + 2
-        stop = start + length
-        # The chunk ends in this segment, after a blank line, and holds no CR.
-        if length == 0 or data.find(b"\r", start) != stop:
-            return None
-        if not data.startswith(b"\n\n\r\n", stop - 2):
-            return None
-        while start < stop:
-            end = data.find(b"\n", start)
-            if data[end + 1] == 10:  # "retry: N" and a blank line
-                if not data.startswith(b"retry: ", start) or not data[start + 7 : end].isdigit():
-                    return None
-                retry = data[start + 7 : end]
-                start = end + 2
-                continue
-            if not data.startswith(b"event: line\ndata: ", end + 1):
+    while start < stop:
+        end = data.find(b"\n", start)
+        if data[end + 1] == 10:  # "retry: N" and a blank line
+            if not data.startswith(b"retry: ", start) or not data[start + 7 : end].isdigit():
                 return None
-            if not data.startswith(b"id: ", start):
-                return None
-            value = end + 19
-            last = data.find(b"\n", value)
-            mark = MARKER.search(data, value, last)
-            if mark is None or data[last + 1] != 10:
-                return None  # not a line event, or not the bench's: the general parser's
-            marks.append(mark)
-            id_at, id_end = start + 4, end
-            start = last + 2
-        position = stop + 2
-    last_id = data[id_at:id_end]
-    if marks and not last_id.isdigit():
-        return None
-    return last_id, marks, retry
+            retry = data[start + 7 : end]
+            start = end + 2
+            continue
+        if not data.startswith(b"event: line\ndata: ", end + 1):
+            return None
+        if not data.startswith(b"id: ", start) or not data[start + 4 : end].isdigit():
+            return None
+        value = end + 19
+        last = data.find(b"\n", value)
+        mark = MARKER.search(data, value, last)
+        if mark is None or data[last + 1] != 10:
+            return None  # not a line event, or not the bench's: the general parser's
+        marks.append(mark)
+        id_at, id_end = start + 4, end
+        start = last + 2
+    return Segment(marks, data[id_at:id_end], retry, stop + 2, False)
 
 
 class SseProtocol(asyncio.Protocol):
@@ -206,6 +238,8 @@ class SseProtocol(asyncio.Protocol):
         self.event_type = b""
         self.event_id: bytes | None = None
         self.first_line = True
+        # The start of a chunk of line events that the last segment cut short.
+        self.carried = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports do not subclass asyncio.Transport; same interface.
@@ -229,8 +263,12 @@ class SseProtocol(asyncio.Protocol):
             self.head = b""
             if not self._accept(head):
                 return
+        if self.carried:
+            data, self.carried = self.carried + data, b""
         # A stream's first write (its retry, the replay) may come with the headers.
-        if data and self._whole_line_events(data):
+        if data:
+            data = self._whole_line_events(data)
+        if not data:
             return
         if self.chunked:
             data = self._dechunk(data)
@@ -263,35 +301,36 @@ class SseProtocol(asyncio.Protocol):
         self.headers_seen.set_result(True)
         return True
 
-    def _whole_line_events(self, data: bytes) -> bool:
-        """The common segment in one pass: whole chunks of whole line events.
+    def _whole_line_events(self, data: bytes) -> bytes:
+        """Reads the whole chunks of whole line events that begin ``data``; returns the rest.
 
         At 10,000 streams the generator reads 100,000 events a second, and
         a reconnect storm adds a replay of dozens for each client; a
-        generator that falls behind measures itself. So the segment is read
-        in place, by offsets, with bytes methods that run in C over the long
-        data lines, and its lines are tallied in one loop, without a call
-        per line. Anything else (a keep-alive, another kind of event, a line
-        without the marker, a segment that splits a chunk or an event, the
-        body's end) returns False with nothing consumed, for the general
-        parser; both count the same (tests/test_bench_loadgen.py).
+        generator that falls behind measures itself. So such chunks are read
+        in place (``_read_segment``) and their lines tallied in one loop,
+        without a call per line. A chunk cut short by the segment's end is
+        kept for the next one: a replay arrives in pieces, and the general
+        parser, once handed a piece, would read every line after it. The
+        rest (a keep-alive, another kind of event, the body's end) is the
+        general parser's; both count the same (tests/test_bench_loadgen.py).
         """
         if not self.chunked or self.raw or self.pending or self.data or self.event_type:
-            return False
+            return data
         if self.event_id is not None or self.chunk_left != _SIZE_LINE:
-            return False
+            return data
         segment = _read_segment(data)
-        if segment is None:
-            return False
-        last_id, marks, retry = segment
-        if marks:
-            self._tally_marks(marks, time.time())
-            self.client.last_event_id = last_id.decode()
-        if retry:
-            self.client.retry = int(retry) / 1000
-        # What was read began "id: " or "retry: ": there was no BOM to drop.
-        self.first_line = False
-        return True
+        if segment.marks:
+            self._tally_marks(segment.marks, time.time())
+            self.client.last_event_id = segment.last_id.decode()
+        if segment.retry:
+            self.client.retry = int(segment.retry) / 1000
+        if segment.read:
+            # What was read began "id: " or "retry: ": there was no BOM to drop.
+            self.first_line = False
+        if segment.partial:
+            self.carried = data[segment.read :]
+            return b""
+        return data[segment.read :]
 
     def _tally_marks(self, marks: list[re.Match[bytes]], now: float) -> None:
         """``_tally`` for the markers of lines received together ``now``."""

@@ -124,16 +124,24 @@ def test_the_common_segment_is_read_whole_in_one_pass():
     with _protocol(client) as (protocol, _):
         protocol.data_received(HEAD)
         first, whole, replay, keepalive, two_chunks, _, unmarked, _ = _as_served()
-        assert not protocol._whole_line_events(unmarked)
-        assert protocol._whole_line_events(first)  # a retry, then a line
-        assert protocol._whole_line_events(whole)
-        assert protocol._whole_line_events(replay)
-        assert not protocol._whole_line_events(keepalive)
+        assert protocol._whole_line_events(unmarked) == unmarked  # the general parser's
+        assert protocol._whole_line_events(first) == b""  # a retry, then a line
+        assert protocol._whole_line_events(whole) == b""
+        # Read up to what is not a line event; the rest is the general parser's.
+        assert protocol._whole_line_events(replay + keepalive) == keepalive
         protocol.data_received(keepalive)
-        assert protocol._whole_line_events(two_chunks)
-        assert not protocol._whole_line_events(whole[:-5])  # a chunk cut short
-    assert client.seqs == [0, 1, 2, 3, 4, 5, 6, 7]
-    assert client.last_event_id == "107"
+        assert protocol._whole_line_events(two_chunks) == b""
+        # A replay in pieces: the chunk the segment cuts short waits for its end.
+        eight, nine = _chunked(_line_event(8), size=10_000), _chunked(_line_event(9), size=10_000)
+        protocol.data_received(eight + nine[:3])
+        assert protocol.carried == nine[:3]
+        protocol.data_received(nine[3:-5])
+        assert protocol.carried == nine[:-5]
+        protocol.data_received(nine[-5:])
+        assert protocol.carried == b""
+        assert (protocol.raw, protocol.pending) == (b"", b"")  # the general parser saw none of it
+    assert client.seqs == list(range(10))
+    assert client.last_event_id == "109"
     assert client.retry == 2.5
 
 
@@ -158,7 +166,7 @@ def test_it_reads_a_stream_without_chunked_coding_and_drops_a_leading_bom():
 )
 def test_the_one_pass_tally_counts_as_the_general_parser_does(writes):
     """Lines in any order, repeated or skipped, tallied lean: each segment read
-    whole, and the same bytes read one at a time, count the same."""
+    whole, and the same bytes read by the general parser alone, count the same."""
     tallies = []
     for read_whole in (True, False):
         generator = LoadGenerator("http://127.0.0.1:9/stream", 1, 1.0, follow=True, lean=True)
@@ -166,11 +174,14 @@ def test_the_one_pass_tally_counts_as_the_general_parser_does(writes):
         with _protocol(client) as (protocol, _):
             protocol.lean = generator.lean
             protocol.data_received(HEAD)
+            if not read_whole:
+                protocol._whole_line_events = lambda data: data  # type: ignore[method-assign]
             for seqs in writes:
                 segment = b"".join(_chunked(_line_event(seq), size=10_000) for seq in seqs)
-                assert not read_whole or protocol._whole_line_events(segment)
-                if not read_whole:
-                    _feed(protocol, segment, list(range(len(segment))))
+                if read_whole:
+                    assert protocol._whole_line_events(segment) == b""
+                else:
+                    protocol.data_received(segment)
         lean = generator.lean
         assert lean is not None
         counted = (client.received, client.highest, client.gaps, client.repeated)
