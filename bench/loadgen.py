@@ -46,7 +46,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 MARKER = re.compile(rb"BENCH#(\d+)@(\d+\.\d+)#")
@@ -67,6 +67,9 @@ TIMELINE_SECONDS = 0.25
 # A chunk's size line is at most this long (hex digits, no extensions): past
 # that, bytes without a CRLF are not the start of a chunk.
 MAX_SIZE_LINE = 8
+# A chunk cut short by a segment waits for its end up to this size; a longer
+# one is read as it comes, by the general parser.
+MAX_CARRIED_CHUNK = 16_384
 # States of the chunked decoder besides "bytes left in this chunk".
 _SIZE_LINE = -1
 _CHUNK_END = -2
@@ -128,22 +131,18 @@ class Client:
         return False
 
 
-class Segment(NamedTuple):
-    """What ``_read_segment`` read: its lines' markers, the last id and retry, where it stopped."""
-
-    marks: list[re.Match[bytes]]
-    last_id: bytes
-    retry: bytes
-    read: int  # the whole chunks read end here
-    partial: bool  # the rest is the start of a chunk, to be read with the next segment
+# Whole events read in one pass: each line event's marker, the last id, the last retry.
+Events = tuple[list[re.Match[bytes]], bytes, bytes]
 
 
-def _read_segment(data: bytes) -> Segment:
+def _read_segment(data: bytes) -> tuple[Events, int, bool]:
     """Reads the whole chunks of whole marked line events and retries that begin ``data``.
 
     It stops at the first chunk that holds anything else (a keep-alive,
     another kind of event, a line without the marker, the body's end), or
-    that this segment cuts short.
+    that this segment cuts short. Returns what it read, where the chunks it
+    read end, and whether the rest is the start of a chunk to read with the
+    next segment.
     """
     marks: list[re.Match[bytes]] = []
     last_id = retry = b""
@@ -159,55 +158,65 @@ def _read_segment(data: bytes) -> Segment:
             break
         stop = end + 2 + length
         if stop + 2 > size:
-            partial = length > 0
+            # Kept for the next segment, unless it is long: copied again with
+            # each piece, a replay of a thousand lines in one chunk would cost
+            # its square.
+            partial = 0 < length <= MAX_CARRIED_CHUNK
             break
         chunk = _read_chunk(data, end + 2, stop)
         if chunk is None:
             break
-        marks += chunk.marks
-        last_id = chunk.last_id or last_id
-        retry = chunk.retry or retry
+        marks += chunk[0]
+        last_id = chunk[1] or last_id
+        retry = chunk[2] or retry
         read = stop + 2
-    return Segment(marks, last_id, retry, read, partial)
+    return (marks, last_id, retry), read, partial
 
 
-def _read_chunk(data: bytes, start: int, stop: int) -> Segment | None:
-    """The chunk ``data[start:stop]`` read in place, if it is all marked line events and retries.
-
-    A line event is four lines, "id: N", "event: line", "data: ...", "";
-    a retry two, "retry: N", "" (a stream's first write: a retry, then the
-    replay). Offsets only: the long data lines are searched in C, never
-    copied.
-    """
+def _read_chunk(data: bytes, start: int, stop: int) -> Events | None:
+    """The chunk ``data[start:stop]``, if it is all marked line events and retries."""
     # No CR inside, and the last event's blank line at the end.
     if start == stop or data.find(b"\r", start) != stop:
         return None
     if not data.startswith(b"\n\n\r\n", stop - 2):
         return None
+    return _read_events(data, start, stop)
+
+
+def _read_events(data: bytes, start: int, stop: int) -> Events | None:
+    """``data[start:stop]`` read in place, if it is all marked line events and retries.
+
+    A line event is four lines, "id: N", "event: line", "data: ...", "";
+    a retry two, "retry: N", "" (a stream's first write: a retry, then the
+    replay). ``data[stop - 2:stop]`` is the last one's end, two LFs. Offsets
+    only: the long data lines are searched in C, never copied.
+    """
     marks: list[re.Match[bytes]] = []
     id_at = id_end = 0
     retry = b""
     while start < stop:
-        end = data.find(b"\n", start)
+        end = data.find(b"\n", start, stop)
+        if end < 0 or end + 1 >= stop:
+            return None
         if data[end + 1] == 10:  # "retry: N" and a blank line
             if not data.startswith(b"retry: ", start) or not data[start + 7 : end].isdigit():
                 return None
             retry = data[start + 7 : end]
             start = end + 2
             continue
-        if not data.startswith(b"event: line\ndata: ", end + 1):
+        if not data.startswith(b"event: line\ndata: ", end + 1, stop):
             return None
         if not data.startswith(b"id: ", start) or not data[start + 4 : end].isdigit():
             return None
         value = end + 19
-        last = data.find(b"\n", value)
+        last = data.find(b"\n", value, stop)
         mark = MARKER.search(data, value, last)
         if mark is None or data[last + 1] != 10:
             return None  # not a line event, or not the bench's: the general parser's
         marks.append(mark)
         id_at, id_end = start + 4, end
         start = last + 2
-    return Segment(marks, data[id_at:id_end], retry, stop + 2, False)
+    return marks, data[id_at:id_end], retry
 
 
 class SseProtocol(asyncio.Protocol):
@@ -318,19 +327,24 @@ class SseProtocol(asyncio.Protocol):
             return data
         if self.event_id is not None or self.chunk_left != _SIZE_LINE:
             return data
-        segment = _read_segment(data)
-        if segment.marks:
-            self._tally_marks(segment.marks, time.time())
-            self.client.last_event_id = segment.last_id.decode()
-        if segment.retry:
-            self.client.retry = int(segment.retry) / 1000
-        if segment.read:
+        events, read, partial = _read_segment(data)
+        self._take_in(events, time.time())
+        if read:
             # What was read began "id: " or "retry: ": there was no BOM to drop.
             self.first_line = False
-        if segment.partial:
-            self.carried = data[segment.read :]
+        if partial:
+            self.carried = data[read:]
             return b""
-        return data[segment.read :]
+        return data[read:]
+
+    def _take_in(self, events: Events, now: float) -> None:
+        """The lines' markers, the last id and the last retry of whole events read."""
+        marks, last_id, retry = events
+        if marks:
+            self._tally_marks(marks, now)
+            self.client.last_event_id = last_id.decode()
+        if retry:
+            self.client.retry = int(retry) / 1000
 
     def _tally_marks(self, marks: list[re.Match[bytes]], now: float) -> None:
         """``_tally`` for the markers of lines received together ``now``."""
@@ -403,10 +417,28 @@ class SseProtocol(asyncio.Protocol):
         # Lines end in CRLF, LF or CR; the common case (LF only) splits fast.
         if b"\r" in text:
             text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if not (self.data or self.event_type or self.event_id is not None):
+            text = self._whole_events(text, now)
+            if b"\n\n" not in text and len(text) <= MAX_CARRIED_CHUNK:
+                # The start of an event, kept whole: read line by line, it
+                # would leave the next piece to ``_line`` too.
+                self.pending = text + held
+                return
         lines = text.split(b"\n")
         self.pending = lines.pop() + held
         for line in lines:
             self._line(line, now)
+
+    def _whole_events(self, text: bytes, now: float) -> bytes:
+        """Reads the whole events that ``text`` begins with in one pass, if all are
+        marked line events and retries (a chunk larger than MAX_CARRIED_CHUNK
+        that came in pieces); returns what is left for ``_line``."""
+        end = text.rfind(b"\n\n") + 2
+        events = _read_events(text, 0, end) if end > 1 else None
+        if events is None:
+            return text
+        self._take_in(events, now)
+        return text[end:]
 
     def _line(self, line: bytes, now: float) -> None:
         if not line:

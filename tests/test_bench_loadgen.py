@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.loadgen import (
+    MAX_CARRIED_CHUNK,
     Client,
     LeanTally,
     LoadGenerator,
@@ -143,6 +144,30 @@ def test_the_common_segment_is_read_whole_in_one_pass():
     assert client.seqs == list(range(10))
     assert client.last_event_id == "109"
     assert client.retry == 2.5
+
+
+@given(st.lists(st.integers(min_value=0, max_value=40_000), max_size=6))
+def test_a_replay_in_one_long_chunk_is_read_in_one_pass_however_it_is_cut(cuts):
+    """A replay too long to wait for its chunk's end, cut anywhere: its events
+    are still read whole, none line by line."""
+    client = Client(0)
+    events = b"retry: 900\n\n" + b"".join(_line_event(seq) for seq in range(300))
+    replay = _chunked(events, size=100_000)
+    assert len(replay) > MAX_CARRIED_CHUNK
+    with _protocol(client) as (protocol, _):
+        read_by_line: list[bytes] = []
+        by_line = protocol._line
+
+        def counted(line: bytes, now: float) -> None:
+            read_by_line.append(line)
+            by_line(line, now)
+
+        protocol._line = counted  # type: ignore[method-assign]
+        protocol.data_received(HEAD)
+        _feed(protocol, replay, cuts)
+    assert client.seqs == list(range(300))
+    assert (client.last_event_id, client.retry) == ("399", 0.9)
+    assert read_by_line == []
 
 
 def test_it_reads_a_stream_without_chunked_coding_and_drops_a_leading_bom():
