@@ -4,9 +4,10 @@ import zoneinfo
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Value
 
 from irclogger.formatting import CODE_PATTERN, strip_irc
-from irclogger.models import Channel, Line, Network
+from irclogger.models import Channel, Line, Network, NickBase
 from tests.conftest import NOON, say
 
 PARIS = zoneinfo.ZoneInfo("Europe/Paris")
@@ -110,6 +111,29 @@ def test_it_replays_from_the_index_of_live_lines(public_channel: Channel) -> Non
         cursor.execute("SET LOCAL enable_bitmapscan = off")
     plan = public_channel.lines.after(0).explain()
     assert "line_channel_id" in plan
+
+
+def test_a_nicks_base_is_computed_inline_not_by_a_function_call(public_channel: Channel) -> None:
+    # An SQL function call per row runs its own executor: on every insert
+    # (the nick index) and every row a nick filter reads. PostgreSQL inlines
+    # the function's expression only where it is not STRICT.
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN VERBOSE SELECT irclogger_nick_base(nick) FROM irclogger_line")
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    assert "irclogger_nick_base" not in plan
+    assert "regexp_replace" in plan
+
+
+def test_the_nick_filter_reads_the_nick_index(public_channel: Channel) -> None:
+    say(public_channel, "hi", nick="Alice_")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    lines = public_channel.lines.alias(base=NickBase("nick")).filter(
+        base=NickBase(Value("alice|away"))
+    )
+    plan = lines.explain()
+    assert re.search(r"Index Cond: .*channel_id = .* AND .*regexp_replace", plan), plan
+    assert [line.text for line in lines] == ["hi"]
 
 
 # Codes whose arguments are easy to read differently: two digits at most, a
