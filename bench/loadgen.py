@@ -68,7 +68,7 @@ TIMELINE_SECONDS = 0.25
 # that, bytes without a CRLF are not the start of a chunk.
 MAX_SIZE_LINE = 8
 # A chunk cut short by a segment waits for its end up to this size; a longer
-# one is read as it comes, by the general parser.
+# one is decoded as its pieces come, and ``_feed`` reads their whole events.
 MAX_CARRIED_CHUNK = 16_384
 # States of the chunked decoder besides "bytes left in this chunk".
 _SIZE_LINE = -1
@@ -431,8 +431,8 @@ class SseProtocol(asyncio.Protocol):
 
     def _whole_events(self, text: bytes, now: float) -> bytes:
         """Reads the whole events that ``text`` begins with in one pass, if all are
-        marked line events and retries (a chunk larger than MAX_CARRIED_CHUNK
-        that came in pieces); returns what is left for ``_line``."""
+        marked line events and retries (a chunk longer than MAX_CARRIED_CHUNK
+        that came in pieces, a stream without chunks); returns what is left."""
         end = text.rfind(b"\n\n") + 2
         events = _read_events(text, 0, end) if end > 1 else None
         if events is None:
