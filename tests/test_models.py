@@ -113,7 +113,7 @@ def test_it_replays_from_the_index_of_live_lines(public_channel: Channel) -> Non
     assert "line_channel_id" in plan
 
 
-def test_a_nicks_base_is_computed_inline_not_by_a_function_call(public_channel: Channel) -> None:
+def test_a_nicks_base_is_computed_inline_not_by_a_function_call(db: None) -> None:
     # An SQL function call per row runs its own executor: on every insert
     # (the nick index) and every row a nick filter reads. PostgreSQL inlines
     # the function's expression only where it is not STRICT.
