@@ -347,8 +347,10 @@ class SseProtocol(asyncio.Protocol):
             self.client.retry = int(retry) / 1000
 
     def _tally_marks(self, marks: list[re.Match[bytes]], now: float) -> None:
-        """``_tally`` for the markers of lines received together ``now``."""
+        """Count the lines whose markers these are, received together ``now``: each
+        one's seq, and the fresh ones' latencies."""
         client, lean = self.client, self.lean
+        latencies: list[float] = []
         for mark in marks:
             seq = int(mark[1])
             if seq == client.highest + 1 and not client.reload_pending:
@@ -364,11 +366,11 @@ class SseProtocol(asyncio.Protocol):
                 client.latencies.append(latency)
                 client.receipts.append(now)
             elif fresh:
-                # LeanTally.add, inline.
-                ms = round(latency * 1000)
-                lean.latency_ms[ms if ms > 0 else 0] += 1
+                latencies.append(latency)
             else:
                 lean.repeats[seq] += 1
+        if latencies and lean is not None:
+            lean.add(latencies)
 
     def _dechunk(self, data: bytes) -> bytes:
         """Undo chunked transfer coding; ``chunk_left`` is the state."""
@@ -482,17 +484,7 @@ class SseProtocol(asyncio.Protocol):
         if match is None:
             self.client.other_events += 1
             return
-        seq = int(match[1])
-        fresh = self.client.count(seq)
-        if self.lean is not None:
-            if fresh:
-                self.lean.add(seq, now - float(match[2]))
-            else:
-                self.lean.repeats[seq] += 1
-            return
-        self.client.seqs.append(seq)
-        self.client.latencies.append(now - float(match[2]))
-        self.client.receipts.append(now)
+        self._tally_marks([match], now)
 
 
 class LeanTally:
@@ -503,9 +495,12 @@ class LeanTally:
         self.latency_ms: Counter[int] = Counter()
         self.repeats: Counter[int] = Counter()
 
-    def add(self, seq: int, latency: float) -> None:
-        ms = round(latency * 1000)
-        self.latency_ms[ms if ms > 0 else 0] += 1
+    def add(self, latencies: list[float]) -> None:
+        """Fresh deliveries' latencies, in seconds."""
+        histogram = self.latency_ms
+        for latency in latencies:
+            ms = round(latency * 1000)
+            histogram[ms if ms > 0 else 0] += 1
 
     def percentile(self, fraction: float) -> float | None:
         total = sum(self.latency_ms.values())

@@ -285,8 +285,7 @@ def test_it_tallies_lost_repeated_and_late_lines_against_what_the_database_holds
 def test_its_latency_histogram_answers_percentiles_in_milliseconds():
     lean = LeanTally()
     latencies = [ms / 1000 for ms in range(1, 101)]
-    for latency in latencies:
-        lean.add(0, latency)
+    lean.add(latencies)
     for fraction in (0.5, 0.99, 1.0):
         assert lean.percentile(fraction) == percentile(latencies, fraction)
     assert LeanTally().percentile(0.5) is None
