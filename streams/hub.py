@@ -778,7 +778,7 @@ class Hub:
             HUB_LAG_SECONDS.set((timezone.now() - rows[-1].timestamp).total_seconds())
         waiting: list[Client] = []
         for ring in touched.values():
-            waiting.extend(c for c in ring.clients if c.waiter is not None)
+            waiting.extend(ring.clients)  # push passes over those not waiting
             if ring.start and ring.end - ring.scanned >= OVERFLOW_SCAN_EVERY:
                 self.cut(ring.stuck_clients())
         self.push(waiting)
@@ -794,20 +794,35 @@ class Hub:
         would block keeps the rest as ``pending`` and is woken to write it
         with the write timeout; one that failed, overflowed, is ending or
         writes through a proxied protocol is woken to do it all itself.
+
+        This loop runs once per client and line, so what it asks of each
+        client is inlined here, each step named after its owner: a call per
+        client cost a fifth of the fan-out's CPU besides the ``write``.
         """
         woken: list[Client] = []
         batch, ring, pos, chunked = None, None, -1, False
+        data, stop, first, last_id, frames = b"", 0, 0, 0, 0
+        stopping, clock, delivered = self.stopping, self.clock, 0
         for count, client in enumerate(clients, 1):
             if client.waiter is None:
                 continue
-            if not self._writes_for(client):
+            # Whether the hub writes for it: Hub._ending, and a direct
+            # protocol with no hang-up seen; else its greenlet does it all.
+            if stopping or client.expires < clock or not client.direct or client.hangup:
                 woken.append(client)
                 continue
             if client.ring is not ring or client.pos != pos or client.chunked is not chunked:
                 ring, pos, chunked = client.ring, client.pos, client.chunked
                 batch = ring.batch(pos, chunked)
-            if batch is not None and client.last_id < batch[2]:
-                written = self._write_batch(client, batch)
+                if batch is not None:
+                    data, stop, first, last_id = batch
+                    frames = stop - pos
+            if batch is not None and client.last_id < first:
+                # Ring.consume: it lacks the whole batch, whose last id is above its own.
+                client.pos, client.last_id = stop, last_id
+                client.sent += frames
+                delivered += frames
+                written = self._sent_whole(client, data)
             else:
                 written = self._pushed(client)
             if not written:
@@ -815,24 +830,12 @@ class Hub:
             if count % PUSH_YIELD_EVERY == 0:
                 gevent.sleep(POLL_YIELD_SECONDS)
                 ring = None  # the rings may have moved on meanwhile
+        self.delivered += delivered
         self.wake(woken, NEW)
-
-    def _writes_for(self, client: Client) -> bool:
-        """Whether the hub may write this waiting client's new frames itself; else
-        its greenlet does it all: a proxied protocol, a hang-up, or an ending stream."""
-        return client.direct and not client.hangup and not self._ending(client)
-
-    def _write_batch(self, client: Client, batch: tuple[bytes, int, int, int]) -> bool:
-        """``_pushed`` for a client that takes its position's batch whole: the
-        same write, without a take of its own per client."""
-        data, count = Ring.consume(client, batch)
-        client.sent += count
-        self.delivered += count
-        return self._sent_whole(client, data)
 
     def _pushed(self, client: Client) -> bool:
         """Whether the hub wrote all of this waiting client's new frames itself
-        (a client it writes for, ``_writes_for``)."""
+        (a client it writes for, as ``push`` tells)."""
         try:
             data, count = self._take(client)
         except Overflow:
