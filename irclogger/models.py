@@ -269,17 +269,21 @@ class LineQuerySet(models.QuerySet["Line"]):
         self, channel_id: int, first: dt.date, last: dt.date, tz: dt.tzinfo
     ) -> set[dt.date]:
         """The days from ``first`` to ``last`` (in ``tz``) on which the channel has lines."""
-        # One EXISTS per day walks the (channel, timestamp) index a few rows at a
-        # time; a DISTINCT over the month would read every line of the month.
+        # One probe of the (channel, timestamp) index per day: a DISTINCT over
+        # the month would read every line of the month. LIMIT keeps the probe
+        # a subquery run per day; an EXISTS let the planner, where statistics
+        # said the channel had few lines, compare every day with every line
+        # (24 ms for 3,000 lines, against 0.1 ms).
         with connections[self.db].cursor() as cursor:
             cursor.execute(
                 """
                 SELECT d::date FROM generate_series(%s::date, %s::date, '1 day') AS d
-                WHERE EXISTS (
-                    SELECT 1 FROM irclogger_line
+                CROSS JOIN LATERAL (
+                    SELECT timestamp FROM irclogger_line
                     WHERE channel_id = %s
                       AND timestamp >= (d::timestamp AT TIME ZONE %s)
-                      AND timestamp < ((d + interval '1 day')::timestamp AT TIME ZONE %s))
+                      AND timestamp < ((d + interval '1 day')::timestamp AT TIME ZONE %s)
+                    ORDER BY timestamp LIMIT 1) AS first_line
                 """,
                 [first, last, channel_id, zone_name(tz), zone_name(tz)],
             )

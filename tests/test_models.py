@@ -5,6 +5,7 @@ import zoneinfo
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Value
+from django.test.utils import CaptureQueriesContext
 
 from irclogger.formatting import CODE_PATTERN, strip_irc
 from irclogger.models import Channel, Line, Network, NickBase
@@ -195,3 +196,33 @@ def test_it_pages_in_reading_order_around_a_line(public_channel: Channel) -> Non
     assert list(lines.reading_after(at, second.id)) == [third]
     assert list(lines.reading_before(at, second.id)) == [first]
     assert list(lines.reading_after(None, second.id)) == [first, second, third]
+
+
+def _lines_of(channel: Channel, count: int, start: dt.datetime, step: dt.timedelta) -> None:
+    Line.objects.bulk_create(
+        Line(channel=channel, timestamp=start + n * step, kind="message", nick="bob", text=f"{n}")
+        for n in range(count)
+    )
+
+
+def test_the_calendar_probes_each_day_however_stale_the_statistics(
+    public_channel: Channel, private_channel: Channel
+) -> None:
+    # The statistics know only another channel's lines: the planner thinks
+    # this one has almost none, and once joined every day against all of its
+    # lines (42 days x 3,000 lines compared for one month's calendar).
+    _lines_of(private_channel, 2_000, NOON - dt.timedelta(days=30), dt.timedelta(minutes=20))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE irclogger_line")
+    _lines_of(public_channel, 3_000, NOON - dt.timedelta(days=2), dt.timedelta(minutes=1))
+    with CaptureQueriesContext(connection) as queries:
+        days = Line.objects.active_days(
+            public_channel.pk, dt.date(2024, 2, 26), dt.date(2024, 4, 7), dt.UTC
+        )
+    assert days == {dt.date(2024, 3, 8), dt.date(2024, 3, 9), dt.date(2024, 3, 10)}
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, COSTS OFF) {queries.captured_queries[-1]['sql']}")
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    # One probe of the (channel, time) index per day, never a join filter.
+    assert "Rows Removed by Join Filter" not in plan, plan
+    assert re.search(r'Index Cond: .*channel_id = .*"timestamp" >=', plan), plan
