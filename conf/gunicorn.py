@@ -110,8 +110,14 @@ def child_exit(server: object, worker: Any) -> None:
 
 
 def post_worker_init(worker: object) -> None:
-    # First: refuse to run with psycopg2 unpatched; then freeze GC and start
-    # the streams' hub (one LISTEN connection for the worker's streams).
+    # Before the worker listens: what Django and the app would otherwise do
+    # on a reader's first page (irclogger.warmup), in a reload's storm.
+    from irclogger.warmup import warm_up
+
+    warm_up()
+    # Then: refuse to run with psycopg2 unpatched; freeze GC (what was just
+    # built included) and start the streams' hub (one LISTEN connection for
+    # the worker's streams).
     from streams.worker import worker_ready
 
     worker_ready(worker)

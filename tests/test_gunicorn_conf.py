@@ -125,3 +125,26 @@ def test_the_kernel_settings_it_ships_let_the_backlog_take_effect() -> None:
             settings[key.strip()] = int(value)
     assert settings["net.core.somaxconn"] >= backlog
     assert settings["net.ipv4.tcp_max_syn_backlog"] >= backlog
+
+
+def test_a_worker_warms_up_before_its_streams_start_and_gc_freezes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import runpy
+
+    import irclogger.bot.election
+    import irclogger.pool_stats
+    import irclogger.warmup
+    import streams.worker
+
+    calls: list[str] = []
+    monkeypatch.setattr(irclogger.warmup, "warm_up", lambda: calls.append("warm_up"))
+    monkeypatch.setattr(streams.worker, "worker_ready", lambda worker: calls.append("ready"))
+    monkeypatch.setattr(irclogger.pool_stats, "start_sampler", lambda: None)
+    monkeypatch.setattr(irclogger.bot.election, "start_in_worker", lambda worker: None)
+    # The file makes these directories and names them in the environment.
+    for variable in ("PROMETHEUS_MULTIPROC_DIR", "IRCLOGGER_HANDOFF_DIR"):
+        monkeypatch.setenv(variable, str(tmp_path / variable))
+    conf = runpy.run_path(str(ROOT / "conf" / "gunicorn.py"))
+    conf["post_worker_init"](object())
+    assert calls == ["warm_up", "ready"]
