@@ -488,7 +488,7 @@ class Hub:
                 client.ended = True  # this frame is the last
                 return _framed(client, retry_frame(self.end_retry))
             if token == PING:
-                return KEEPALIVE_CHUNK if client.chunked else KEEPALIVE
+                return _keepalive(client)
 
     def _take(self, client: Client) -> tuple[bytes, int]:
         """The client's next write from its ring (Ring.take), counted as delivered."""
@@ -806,8 +806,7 @@ class Hub:
         for count, client in enumerate(clients, 1):
             if client.waiter is None:
                 continue
-            # Whether the hub writes for it: Hub._ending, and a direct
-            # protocol with no hang-up seen; else its greenlet does it all.
+            # Hub._writes_for, inlined.
             if stopping or client.expires < clock or not client.direct or client.hangup:
                 woken.append(client)
                 continue
@@ -886,7 +885,36 @@ class Hub:
             LINES_DELIVERED.inc(self.delivered)
             self.delivered = 0
         if not self._begin_stop(should_stop) and self.ticks % KEEPALIVE_TICKS == 0:
-            self.wake(self._waiting(), PING)
+            self.keep_alive(self._waiting())
+
+    def keep_alive(self, clients: list[Client]) -> None:
+        """The shared keep-alive, written by the hub itself as ``push`` writes lines.
+
+        Waking every waiting stream's greenlet to write it cost two switches
+        and gevent's sendall per stream, all in one burst (docs/DESIGN.md,
+        "One send per wake"). A stream the hub does not write for is woken
+        with PING, as before: its greenlet writes the keep-alive, or ends it.
+        One whose keep-alive did not all go, or with frames to write, is
+        woken to write them.
+        """
+        pinged: list[Client] = []
+        woken: list[Client] = []
+        for count, client in enumerate(clients, 1):
+            if client.waiter is None:
+                continue  # woken meanwhile: its greenlet writes before it waits again
+            if not self._writes_for(client):
+                pinged.append(client)
+            elif not self._sent_whole(client, _keepalive(client)):
+                woken.append(client)
+            if count % PUSH_YIELD_EVERY == 0:
+                gevent.sleep(POLL_YIELD_SECONDS)
+        self.wake(pinged, PING)
+        self.wake(woken, NEW)
+
+    def _writes_for(self, client: Client) -> bool:
+        """Whether the hub may write a waiting client's bytes itself; else its
+        greenlet does it all: a proxied protocol, a hang-up, or an ending stream."""
+        return client.direct and not client.hangup and not self._ending(client)
 
     def _begin_stop(self, should_stop: Callable[[], bool]) -> bool:
         """Start ending every stream if the worker stops (once); whether it began now."""
@@ -1095,6 +1123,11 @@ def _shut_down(client: Client) -> None:
 
 def _framed(client: Client, frame: bytes) -> bytes:
     return as_chunk(frame) if client.chunked else frame
+
+
+def _keepalive(client: Client) -> bytes:
+    """The keep-alive comment in the client's framing (``_framed``, built once)."""
+    return KEEPALIVE_CHUNK if client.chunked else KEEPALIVE
 
 
 def _loses_access(client: Client, kind: str, fields: list[str]) -> bool:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from irclogger.models import Channel, Line, Network, ShownLine
 from irclogger.publish import write_lines
 from streams import hub as hubs
-from streams.hub import NEW, PING, STOP, Client, Hub
+from streams.hub import KEEPALIVE_CHUNK, KEEPALIVE_TICKS, NEW, PING, STOP, Client, Hub
 from streams.ring import OVERFLOW_SCAN_EVERY, WRITE_FRAMES, Overflow, Ring
 from streams.sse import line_frame
 from tests.conftest import insert_live_line, say
@@ -530,6 +530,29 @@ def test_readers_at_one_position_get_one_write_each_minus_what_they_have() -> No
     for mine, theirs in pairs:
         mine.close()
         theirs.close()
+
+
+def test_the_hub_writes_the_keepalive_itself_and_leaves_the_reader_waiting(
+    served: Served,
+) -> None:
+    # Waking every stream's greenlet to write a comment was one burst of
+    # switches and sends for all of them, every KEEPALIVE_SECONDS.
+    served.hub.ticks = KEEPALIVE_TICKS - 1
+    served.hub.tick()
+    assert served.client.waiter is not None  # not woken
+    assert _read_until(served.theirs, lambda body: body.endswith(b"\r\n")) == KEEPALIVE_CHUNK
+
+
+def test_a_keepalive_after_frames_the_hub_wrote_in_part_goes_after_their_rest(
+    served: Served, public_channel: Channel
+) -> None:
+    # As Hub.push leaves it: the reader woken to write the rest, its greenlet
+    # not run yet when the keep-alive comes.
+    _partly_pushed(served, _big_rows(public_channel, range(1, 31)))
+    served.hub.wake([served.client], NEW)
+    served.hub.ticks = KEEPALIVE_TICKS - 1
+    served.hub.tick()
+    assert _line_ids_received(served, 30) == list(range(1, 31))
 
 
 def test_a_keepalive_never_splits_a_frame_the_hub_wrote_in_part(
