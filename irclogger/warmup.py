@@ -4,7 +4,7 @@ Django and this app do some work lazily, on the first request that needs
 it: the URLconf's views are imported and its reverse lookups built on the
 first ``reverse``, each template is compiled on its first render, and the
 list of time zones is read from disk on the first zone asked for. A new
-worker's first day page cost 86-141 ms against 13 ms for the next one. In
+worker's first day page cost 80-141 ms against 13 ms for the next one. In
 a reload or a restart that first page is a reader's, in the middle of
 thousands of reconnects (docs/DESIGN.md, "Pages in a storm").
 conf/gunicorn.py calls ``warm_up`` in ``post_worker_init``, before the
