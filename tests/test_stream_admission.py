@@ -120,12 +120,17 @@ def test_a_storms_stream_requests_are_parsed_in_their_turns_not_before_a_page() 
     # Parsing is a tenth of a reconnect: queued connections parsed one after
     # another before a page's made the page wait for all of them. Now only
     # the short turns run while the page's connection waits to start go first.
-    storm = 2 * STORM  # half a second of reconnects
+    storm = 2 * STORM
+    # A reconnect's app time, long enough that a turn (at most TURN_SECONDS)
+    # holds fewer reconnects than one accept (gevent's max_accept, 100) on any
+    # machine: with 0.5 ms a faster machine ran about 70 in a turn, and the
+    # page, accepted ninth, came after 484-580 of the 800.
+    reconnect_seconds = 0.002
     parsed_before_page: list[int] = []
 
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         if is_stream_path(environ["PATH_INFO"]):
-            _busy(RECONNECT_SECONDS)
+            _busy(reconnect_seconds)
         else:
             parsed_before_page.append(worker.streams_parsed)
         start_response("200 OK", [("Content-Type", "text/plain")])
