@@ -40,6 +40,10 @@ STOP_POLL_SECONDS = 0.1
 # 10,000-stream reload took 13 s to come back instead of 8).
 TURN_WITH_PAGES_SECONDS = 0.005
 TURN_SECONDS = 0.05
+# Connections a lone worker accepts each time its listener is readable: a
+# reconnect storm's whole queue, so a page in it starts at once. A turn of
+# TURN_SECONDS runs about as many reconnects as gevent's default of 100.
+ACCEPTS_PER_WAKE = 1000
 # A request line is read this far ahead of gunicorn's parser to tell a
 # stream from a page (``StreamsWorker.admit``); longer ones wait for the parser.
 PEEK_BYTES = 1024
@@ -221,6 +225,11 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
             # Workers share the listener: one accept per wake spreads the
             # connections over them instead of one worker taking a burst.
             server.max_accept = 1
+        else:
+            # A lone worker takes a storm's queue in one gulp, so a page in it
+            # starts at once; with gevent's 100 a wake it waited for a turn
+            # per hundred connections ahead of it (docs/DESIGN.md, "Pages in a storm").
+            server.max_accept = ACCEPTS_PER_WAKE
         server.start()
         return server
 
