@@ -7,6 +7,7 @@ is fed real byte streams split at every possible point.
 import asyncio
 import itertools
 import socket
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -125,13 +126,14 @@ def test_the_common_segment_is_read_whole_in_one_pass():
     with _protocol(client) as (protocol, _):
         protocol.data_received(HEAD)
         first, whole, replay, keepalive, two_chunks, _, unmarked, _ = _as_served()
-        assert protocol._whole_line_events(unmarked) == unmarked  # the general parser's
-        assert protocol._whole_line_events(first) == b""  # a retry, then a line
-        assert protocol._whole_line_events(whole) == b""
+        now = time.time()
+        assert protocol._whole_line_events(unmarked, now) == unmarked  # the general parser's
+        assert protocol._whole_line_events(first, now) == b""  # a retry, then a line
+        assert protocol._whole_line_events(whole, now) == b""
         # Read up to what is not a line event; the rest is the general parser's.
-        assert protocol._whole_line_events(replay + keepalive) == keepalive
+        assert protocol._whole_line_events(replay + keepalive, now) == keepalive
         protocol.data_received(keepalive)
-        assert protocol._whole_line_events(two_chunks) == b""
+        assert protocol._whole_line_events(two_chunks, now) == b""
         # A replay in pieces: the chunk the segment cuts short waits for its end.
         eight, nine = _chunked(_line_event(8), size=10_000), _chunked(_line_event(9), size=10_000)
         protocol.data_received(eight + nine[:3])
@@ -200,12 +202,12 @@ def test_the_one_pass_tally_counts_as_the_general_parser_does(writes):
             protocol.lean = generator.lean
             protocol.data_received(HEAD)
             if not read_whole:  # only _line reads the events
-                protocol._whole_line_events = lambda data: data  # type: ignore[method-assign]
+                protocol._whole_line_events = lambda data, now: data  # type: ignore[method-assign]
                 protocol._whole_events = lambda text, now: text  # type: ignore[method-assign]
             for seqs in writes:
                 segment = b"".join(_chunked(_line_event(seq), size=10_000) for seq in seqs)
                 if read_whole:
-                    assert protocol._whole_line_events(segment) == b""
+                    assert protocol._whole_line_events(segment, time.time()) == b""
                 else:
                     protocol.data_received(segment)
         lean = generator.lean
