@@ -846,7 +846,13 @@ class Hub:
     @staticmethod
     def _sent_whole(client: Client, data: bytes) -> bool:
         """Write a waiting client's next frames on its non-blocking socket; whether
-        they all went and it has nothing more to write."""
+        they all went and it has nothing more to write.
+
+        A rest left is its greenlet's to write, and the client stops waiting
+        now, not once the caller's loop is done: ``push`` and ``keep_alive``
+        yield on the way, and a write by the other meanwhile went ahead of
+        the rest, splitting a chunk (docs/DESIGN.md, "One send per wake").
+        """
         try:
             sent = os.write(client.fd, data)
         except BlockingIOError:
@@ -856,6 +862,7 @@ class Hub:
             return False
         if sent < len(data):
             client.pending = data[sent:]  # rare: a reader behind by a socket buffer
+            _resume(client, NEW)
             return False
         # More new frames than one write carries (a burst): its greenlet
         # writes the rest, or they would wait for the channel's next line.

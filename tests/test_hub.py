@@ -555,6 +555,19 @@ def test_a_keepalive_after_frames_the_hub_wrote_in_part_goes_after_their_rest(
     assert _line_ids_received(served, 30) == list(range(1, 31))
 
 
+def test_a_keepalive_between_a_partial_write_and_the_end_of_its_push_waits_for_the_rest(
+    served: Served, public_channel: Channel
+) -> None:
+    # Hub.push yields every PUSH_YIELD_EVERY readers; until it woke the
+    # readers whose rest it left, the ticker's keep-alive (written by the hub
+    # too) went on the socket ahead of that rest: a chunk split, the body
+    # unreadable. Seen from outside in a 10,000-stream benchmark run.
+    _partly_pushed(served, _big_rows(public_channel, range(1, 31)))
+    served.hub.keep_alive([served.client])  # the ticker, during push's yield
+    served.hub.wake([served.client], NEW)  # the rest of push: its reader may write
+    assert _line_ids_received(served, 30) == list(range(1, 31))
+
+
 def test_a_keepalive_never_splits_a_frame_the_hub_wrote_in_part(
     served: Served, public_channel: Channel
 ) -> None:
