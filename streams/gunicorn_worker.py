@@ -5,14 +5,18 @@ once a second whether its last connection is done. A stopping worker ends
 its streams within a fraction of a second (streams.hub), then sat out the
 rest of those seconds before it exited; a restart waits for it, and so do
 all its readers (docs/DESIGN.md, "Restart"). This one looks every tenth of
-a second, and lets stream requests in by turns, behind the pages
-(``Admission``). Everything else is gunicorn's: one gevent server per listener,
-``worker_connections`` per server, one accept per wake when several
-workers share a listener, the graceful timeout.
+a second, and puts pages ahead of streams: stream requests come in by
+turns (``Admission``), a page starts as soon as it is accepted in a storm
+(``_AdmittingServer``), and its queries wait for PostgreSQL without giving
+the loop away, briefly (``Admission.wait_for_database``). Everything else
+is gunicorn's: one gevent server per listener, ``worker_connections`` per
+server, one accept per wake when several workers share a listener, the
+graceful timeout.
 
 The master loads this class by name: it imports no Django (conf/gunicorn.py).
 """
 
+import select
 import socket
 import time
 from collections import deque
@@ -21,11 +25,14 @@ from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
 import gevent
+import psycopg2.extensions
 from gevent.hub import Waiter, get_hub, getcurrent
+from gevent.monkey import get_original
 from gevent.pool import Pool
 from gevent.server import StreamServer
 from gunicorn.sock import ssl_context
 from gunicorn.workers.ggevent import GeventWorker
+from psycogreen.gevent import gevent_wait_callback
 
 from streams.handoff import SUCCESSOR_WAIT_SECONDS, Handoff
 from streams.paths import is_stream_path, is_stream_request
@@ -40,6 +47,10 @@ STOP_POLL_SECONDS = 0.1
 # 10,000-stream reload took 13 s to come back instead of 8).
 TURN_WITH_PAGES_SECONDS = 0.005
 TURN_SECONDS = 0.05
+# How long a page's query may hold the loop while PostgreSQL answers, before
+# it waits for the loop's next look at its socket as any greenlet does
+# (``Admission.wait_for_database``): a short turn's length.
+PROMPT_QUERY_SECONDS = TURN_WITH_PAGES_SECONDS
 # Connections a lone worker accepts each time its listener is readable: a
 # reconnect storm's whole queue, so a page in it starts at once. A turn of
 # TURN_SECONDS runs about as many reconnects as gevent's default of 100.
@@ -73,7 +84,7 @@ class Admission:
         self.loop = get_hub().loop
         self.turns: deque[Waiter[None]] = deque()
         self.turn = self.loop.timer(0.0)
-        self.pages = 0  # requests other than streams under way
+        self.pages: set[Any] = set()  # greenlets of requests other than streams
         self.unstarted = 0  # connections accepted whose greenlets have not run yet
         # The loop iteration in which a stream last went straight in.
         self.straight_in = -1
@@ -89,11 +100,35 @@ class Admission:
     @contextmanager
     def page(self) -> Iterator[None]:
         """A request that is no stream is under way: turns are short meanwhile."""
-        self.pages += 1
+        greenlet = getcurrent()
+        self.pages.add(greenlet)
         try:
             yield
         finally:
-            self.pages -= 1
+            self.pages.discard(greenlet)
+
+    def storming(self) -> bool:
+        """Stream requests wait for turns, or accepted connections to start."""
+        return bool(self.turns) or self.unstarted > 0
+
+    def install_database_wait(self) -> None:
+        """psycopg2 waits for PostgreSQL through ``wait_for_database`` in this worker."""
+        psycopg2.extensions.set_wait_callback(self.wait_for_database)
+
+    def wait_for_database(self, conn: Any, timeout: float | None = None) -> None:
+        """psycopg2's wait: a page's query waits for PostgreSQL without yielding, briefly.
+
+        Any other wait gives the loop to other greenlets, as psycogreen's
+        does, and the query goes on once the loop next looks at its socket.
+        With thousands of streams that look is tens of milliseconds away: a
+        storm's admission turn and accepts, a line's fan-out, a replay. A
+        day page waits for PostgreSQL several times, and each wait cost it a
+        turn of the loop (docs/DESIGN.md, "Pages in a storm"). A page's query
+        answered within ``PROMPT_QUERY_SECONDS`` holds the loop that long at
+        most; a slower one then waits as any other.
+        """
+        if not (getcurrent() in self.pages and _answered_within(conn, PROMPT_QUERY_SECONDS)):
+            gevent_wait_callback(conn, timeout)
 
     def wait_turn(self) -> None:
         if not self.turns and self.loop.iteration != self.straight_in:
@@ -169,6 +204,7 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
 
     def run(self) -> None:
         self.start_admission()
+        self.admission.install_database_wait()
         handoff = Handoff.from_environment()
         servers = [self.serve(listener) for listener in self.sockets]
         while self.alive:
@@ -215,7 +251,7 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
             finally:  # a request that never reached handle_request
                 self.admitted.discard(getcurrent())
 
-        server = StreamServer(
+        server = _AdmittingServer(
             listener,
             handle=handle,
             spawn=_AcceptedPool(self.admission, self.worker_connections),
@@ -234,6 +270,37 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
         return server
 
 
+class _AdmittingServer(StreamServer):  # type: ignore[misc]  # gevent's server is untyped here
+    """gevent's server; a connection that has sent a page's request line starts at once.
+
+    An accepted connection's greenlet starts as a callback of the loop, after
+    those accepted before it, a few hundred per turn of the loop: a page
+    accepted behind a storm's thousands of reconnects waited hundreds of
+    milliseconds for their starts (each a peek and a place in the turns)
+    before its request was even read (docs/DESIGN.md, "Pages in a storm").
+    A page's request line is usually there by the time it is accepted; one
+    peek at accept tells, and its greenlet runs then, from the accept itself.
+    """
+
+    pool: "_AcceptedPool"
+
+    def do_handle(self, client: Any, address: Any) -> None:
+        if not (self.pool.admission.storming() and _sent_a_page(client)):
+            super().do_handle(client, address)
+            return
+        try:
+            self.pool.start_now(self._handle_and_close, client, address)
+        except BaseException:
+            client.close()
+            raise
+
+    def _handle_and_close(self, client: Any, address: Any) -> None:
+        try:
+            self.handle(client, address)
+        finally:
+            client.close()
+
+
 class _AcceptedPool(Pool):  # type: ignore[misc]  # gevent's Pool is untyped here
     """The server's pool, counting the connections whose greenlets have yet to run."""
 
@@ -244,6 +311,55 @@ class _AcceptedPool(Pool):  # type: ignore[misc]  # gevent's Pool is untyped her
     def spawn(self, *args: Any, **kwargs: Any) -> Any:
         self.admission.accepted()
         return super().spawn(*args, **kwargs)
+
+    def start_now(self, function: Any, *args: Any) -> None:
+        """Run ``function`` in a greenlet of the pool at once, from the loop, until it blocks."""
+        self.admission.accepted()
+        greenlet = self.greenlet_class(function, *args)
+        self.add(greenlet)
+        greenlet.switch()
+
+
+def _sent_a_page(client: Any) -> bool:
+    """Whether the connection's request line is there already, and asks for no stream."""
+    try:
+        # The operating system's socket: gevent's would wait on the loop for
+        # bytes, and this runs in the loop itself.
+        head = client._sock.recv(PEEK_BYTES, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except OSError:
+        return False
+    return is_stream_request(head) is False
+
+
+def _answered_within(conn: Any, seconds: float) -> bool:
+    """Drive psycopg2's connection on, blocking the whole worker for ``seconds`` at most.
+
+    True once the connection is done with its query (or connect); False if
+    it still waits, for the caller to wait cooperatively.
+    """
+    deadline = time.perf_counter() + seconds
+    poller = _unpatched_poll()
+    registered = 0
+    while True:
+        state = conn.poll()
+        if state == psycopg2.extensions.POLL_OK:
+            return True
+        left = deadline - time.perf_counter()
+        if left <= 0 or state not in _POLL_EVENTS:
+            return False
+        if _POLL_EVENTS[state] != registered:
+            registered = _POLL_EVENTS[state]
+            poller.register(conn.fileno(), registered)
+        poller.poll(left * 1000)
+
+
+# The select module's poll as the operating system gives it: gevent's would
+# wait on the loop, which is what ``_answered_within`` must not do.
+_unpatched_poll = get_original("select", "poll")
+_POLL_EVENTS = {
+    psycopg2.extensions.POLL_READ: select.POLLIN,
+    psycopg2.extensions.POLL_WRITE: select.POLLOUT,
+}
 
 
 def _busy(server: StreamServer) -> bool:

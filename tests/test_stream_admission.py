@@ -3,12 +3,19 @@
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import gevent
 import gevent.socket
+import psycopg2
+import psycopg2.extensions
+import pytest
+from django.db import connection
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
+from psycogreen.gevent import patch_psycopg
 
 from streams.gunicorn_worker import Admission, StreamsWorker
 from streams.paths import is_stream_path, is_stream_request
@@ -108,7 +115,12 @@ class _CountingWorker(StreamsWorker):
         self.tmp.close()  # gunicorn's heartbeat file: these tests never beat
         self.wsgi = app
         self.streams_parsed = 0
+        self.started = 0
         self.start_admission()
+
+    def admit(self, client: Any) -> bool:
+        self.started += 1
+        return super().admit(client)
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
         if is_stream_path(req.path):
@@ -160,6 +172,41 @@ def test_a_storms_stream_requests_are_parsed_in_their_turns_not_before_a_page() 
     server.stop()
 
 
+def test_a_page_whose_request_is_there_when_accepted_starts_before_the_streams_ahead() -> None:
+    # Each accepted connection's greenlet starts as a callback of the loop, in
+    # order, a few hundred per turn of it: a page accepted behind thousands
+    # of reconnects waited for all their starts (peek, then a place in the
+    # turns), hundreds of milliseconds in a storm, before its request was read.
+    storm = 2 * STORM
+    started_before_page: list[int] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if not is_stream_path(environ["PATH_INFO"]):
+            started_before_page.append(worker.started - 1)  # less the page itself
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    worker = _CountingWorker(app)
+    listener = gevent.socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(storm + 1)
+    clients = []
+    for path in [f"/libera/python{n}/stream/" for n in range(storm)] + ["/libera/python/"]:
+        client = socket.create_connection(listener.getsockname())
+        client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        clients.append(client)
+    server = worker.serve(listener)
+    deadline = time.monotonic() + 30
+    while worker.streams_parsed < storm and time.monotonic() < deadline:
+        gevent.sleep(0.01)
+    assert started_before_page == [0]
+    assert worker.streams_parsed == storm
+    for client in clients:
+        assert client.recv(64).startswith(b"HTTP/1.1 200")
+        client.close()
+    server.stop()
+
+
 def test_a_connection_closed_before_its_request_is_closed_quietly() -> None:
     worker = _CountingWorker(lambda environ, start_response: [])
     listener = gevent.socket.socket()
@@ -202,3 +249,77 @@ def test_a_stream_keeps_no_frame_of_its_admission_while_it_streams() -> None:
     assert sorted(kept) == ["StreamsWorker.handle_request", "StreamsWorker.serve.<locals>.handle"]
     client.close()
     server.stop(timeout=1)
+
+
+@pytest.fixture
+def own_connection(db: None) -> Iterator[Any]:
+    """A psycopg2 connection to the test database, opened green, as a worker's are."""
+    patch_psycopg()
+    params = connection.get_connection_params()
+    for pool_option in ("cursor_factory", "MAX_CONNS", "REUSE_CONNS"):
+        params.pop(pool_option, None)
+    conn = psycopg2.connect(**params)
+    conn.autocommit = True
+    yield conn
+    conn.close()
+    psycopg2.extensions.set_wait_callback(None)
+
+
+def _loop_turns_during_query(
+    admission: Admission, conn: Any, sql: str, page: bool
+) -> tuple[int, Any]:
+    """How often another greenlet ran while a request's query waited for PostgreSQL."""
+    turns: list[int] = []
+
+    def busy_loop() -> None:  # the rest of the worker, always wanting the loop
+        while True:
+            turns.append(1)
+            gevent.sleep(0)
+
+    def request() -> tuple[int, Any]:
+        with admission.page() if page else nullcontext():
+            before = len(turns)
+            with conn.cursor() as cursor:
+                cursor.execute(sql)
+                answer = cursor.fetchone()[0]
+            return len(turns) - before, answer
+
+    other = gevent.spawn(busy_loop)
+    try:
+        turned, answer = gevent.spawn(request).get(timeout=10)
+    finally:
+        other.kill()
+    return turned, answer
+
+
+@pytest.mark.parametrize("storm", [True, False])
+def test_a_pages_query_does_not_wait_for_the_loop(own_connection: Any, storm: bool) -> None:
+    # With thousands of streams a turn of the loop is tens of milliseconds (a
+    # storm's accepts and admission turns, a line's fan-out), and a day page
+    # waits for PostgreSQL several times.
+    admission = Admission()
+    admission.install_database_wait()
+    if storm:
+        admission.accepted()  # accepted connections wait to start
+    turns, answer = _loop_turns_during_query(admission, own_connection, "SELECT 1", page=True)
+    assert answer == 1 and turns == 0
+
+
+@pytest.mark.parametrize("storm", [True, False])
+def test_a_streams_query_yields_to_the_loop(own_connection: Any, storm: bool) -> None:
+    admission = Admission()
+    admission.install_database_wait()
+    if storm:
+        admission.accepted()
+    turns, answer = _loop_turns_during_query(admission, own_connection, "SELECT 1", page=False)
+    assert answer == 1 and turns > 0
+
+
+def test_a_slow_query_of_a_page_yields_after_a_bound(own_connection: Any) -> None:
+    admission = Admission()
+    # Held at most PROMPT_QUERY_SECONDS, then it waits as any other.
+    admission = Admission()
+    admission.install_database_wait()
+    slow = "SELECT pg_sleep(0.2)::text || 'x'"
+    turns, answer = _loop_turns_during_query(admission, own_connection, slow, page=True)
+    assert answer == "x" and turns > 0
