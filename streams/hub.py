@@ -104,6 +104,11 @@ CATCH_UP_LIMIT = 5_000
 # A write to one client that has not finished after this long ends its
 # stream, even on a quiet channel; the client resumes with Last-Event-ID.
 WRITE_TIMEOUT_SECONDS = float(settings.STREAM_WRITE_TIMEOUT_SECONDS)
+# Once the worker stops, a write blocked this long ends its stream: the
+# worker exits only when its streams have ended, and a restart, with every
+# reader and page waiting for it, waited out WRITE_TIMEOUT_SECONDS for a
+# reader that had stopped reading.
+STOPPING_WRITE_TIMEOUT_SECONDS = 1.0
 # The kernel's send buffer of a stream's socket (Linux doubles it): bounds
 # what a client that stopped reading holds in the kernel, and makes its
 # write block (and time out) after that much instead of after megabytes.
@@ -995,7 +1000,8 @@ class Hub:
 
     def _slow_writers(self) -> list[Client]:
         """Clients whose write has been under way too long: they stopped reading."""
-        since = self.clock - WRITE_TIMEOUT_SECONDS
+        bound = STOPPING_WRITE_TIMEOUT_SECONDS if self.stopping else WRITE_TIMEOUT_SECONDS
+        since = self.clock - bound
         return [
             c
             for ring in self.rings.values()

@@ -5,7 +5,9 @@ is set far beyond every wait here, so nothing these tests see can come from
 the keep-alive's write noticing a dead socket.
 """
 
+import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,6 +114,46 @@ def test_a_reader_that_stops_reading_is_cut_on_a_quiet_channel(
     rest = [int(resumed.next_event("line").id or 0) for _ in written[len(received) :]]
     resumed.close()
     assert received + rest == written
+
+
+def test_a_stopping_worker_cuts_a_reader_that_stopped_reading_at_once(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    # A restart waits for the old worker to exit, and every reader and page
+    # waits for the restart. A reader blocked mid-write held the worker for
+    # the whole write timeout (or gunicorn's graceful timeout, the shorter):
+    # once the worker stops, it is cut, and resumes with Last-Event-ID.
+    with gunicorn(
+        tmp_path,
+        STREAM_KEEPALIVE_SECONDS=KEEPALIVE_SECONDS,
+        STREAM_WRITE_TIMEOUT_SECONDS="600",
+        GUNICORN_GRACEFUL_TIMEOUT="60",
+        STREAM_SEND_BUFFER_BYTES="16384",
+    ) as server:
+        stalled = connected(server.port, PATH, rcvbuf=4096)
+        _until_open_streams(server.port, 1)
+        publish(public_channel, 60, BIG_LINE)
+        _until_a_write_is_blocked(server.port)
+        server.process.send_signal(signal.SIGTERM)
+        server.process.wait(timeout=WAIT_SECONDS)  # not the 60 s of either timeout
+        stalled.close()
+
+
+def _until_a_write_is_blocked(port: int) -> None:
+    """Until the server's side of a stream holds bytes its reader has not taken (``ss``)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        listing = subprocess.run(
+            ["ss", "-Htn", "state", "established", f"( sport = :{port} )"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        # Columns: Recv-Q, Send-Q, local, peer.
+        if any(int(row.split()[1]) > 0 for row in listing.splitlines()):
+            return
+        assert time.monotonic() < deadline, "no stream write blocked"
+        time.sleep(0.05)
 
 
 def test_a_reader_that_reads_late_gets_every_line_once_in_order(
