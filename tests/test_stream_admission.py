@@ -13,6 +13,7 @@ import psycopg2
 import psycopg2.extensions
 import pytest
 from django.db import connection
+from gevent.server import StreamServer
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 from psycogreen.gevent import patch_psycopg
@@ -147,29 +148,14 @@ def test_a_storms_stream_requests_are_parsed_in_their_turns_not_before_a_page() 
         return [b"ok"]
 
     worker = _CountingWorker(app)
-    listener = gevent.socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(storm + 1)
-    port = listener.getsockname()[1]
-    clients = []
-    for path in [f"/libera/python{n}/stream/" for n in range(storm)] + ["/libera/python/"]:
-        client = socket.create_connection(("127.0.0.1", port))
-        client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        clients.append(client)
-    server = worker.serve(listener)  # accepts them in the order they came
-    deadline = time.monotonic() + 30
-    while worker.streams_parsed < storm and time.monotonic() < deadline:
-        gevent.sleep(0.01)
+    server, clients = _serve_a_storm_then_a_page(worker, storm)
     # Before the page: the first stream (straight in, as outside a storm) and
     # the short turns while the rest start. gevent starts at least 50 of them
     # between two looks at the loop, and a short turn runs at most 5 ms of
     # these 0.5 ms reconnects: under 200 on any machine.
     assert parsed_before_page and parsed_before_page[0] < storm // 4
     assert worker.streams_parsed == storm  # and then every one of them, in turn
-    for client in clients:
-        assert client.recv(64).startswith(b"HTTP/1.1 200")
-        client.close()
-    server.stop()
+    _all_answered(server, clients)
 
 
 def test_a_page_whose_request_is_there_when_accepted_starts_before_the_streams_ahead() -> None:
@@ -187,6 +173,17 @@ def test_a_page_whose_request_is_there_when_accepted_starts_before_the_streams_a
         return [b"ok"]
 
     worker = _CountingWorker(app)
+    server, clients = _serve_a_storm_then_a_page(worker, storm)
+    assert started_before_page == [0]
+    assert worker.streams_parsed == storm
+    _all_answered(server, clients)
+
+
+def _serve_a_storm_then_a_page(
+    worker: _CountingWorker, storm: int
+) -> tuple[StreamServer, list[socket.socket]]:
+    """``storm`` stream requests, then a page, queued before the worker accepts
+    them in the order they came; until every stream request was parsed."""
     listener = gevent.socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(storm + 1)
@@ -199,8 +196,10 @@ def test_a_page_whose_request_is_there_when_accepted_starts_before_the_streams_a
     deadline = time.monotonic() + 30
     while worker.streams_parsed < storm and time.monotonic() < deadline:
         gevent.sleep(0.01)
-    assert started_before_page == [0]
-    assert worker.streams_parsed == storm
+    return server, clients
+
+
+def _all_answered(server: StreamServer, clients: list[socket.socket]) -> None:
     for client in clients:
         assert client.recv(64).startswith(b"HTTP/1.1 200")
         client.close()
