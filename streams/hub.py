@@ -114,6 +114,9 @@ STOPPING_WRITE_TIMEOUT_SECONDS = 1.0
 # write block (and time out) after that much instead of after megabytes.
 SEND_BUFFER_BYTES = settings.STREAM_SEND_BUFFER_BYTES
 
+# How often a starting worker looks whether its hub listens yet: a LISTEN
+# connection takes a few milliseconds to open.
+LISTEN_POLL_SECONDS = 0.005
 # A reload's old worker keeps its streams until a new worker listens (at most
 # streams.handoff's SUCCESSOR_WAIT_SECONDS), then ends them at
 # STREAM_HANDOFF_PER_SECOND, a batch a beat: dropped at once, 10,000 readers
@@ -1102,13 +1105,17 @@ def _recent_lines(channel_id: int, limit: int) -> tuple[list[ShownLine], bool]:
     return lines[:limit][::-1], len(lines) <= limit
 
 
-def _until(condition: Callable[[], bool], timeout: float = SUCCESSOR_WAIT_SECONDS) -> bool:
+def _until(
+    condition: Callable[[], bool],
+    timeout: float = SUCCESSOR_WAIT_SECONDS,
+    poll: float = HANDOFF_POLL_SECONDS,
+) -> bool:
     """Whether ``condition`` came true within ``timeout`` seconds (polled)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             return False
-        gevent.sleep(HANDOFF_POLL_SECONDS)
+        gevent.sleep(poll)
     return True
 
 
@@ -1194,6 +1201,11 @@ def stop() -> None:
 def is_listening() -> bool:
     """This worker's hub holds its LISTEN connection."""
     return _hub is not None and _hub.is_listening()
+
+
+def wait_until_listening(timeout: float) -> bool:
+    """Whether this process's hub holds its LISTEN connection within ``timeout`` seconds."""
+    return _until(is_listening, timeout, poll=LISTEN_POLL_SECONDS)
 
 
 def _health() -> str:

@@ -17,6 +17,10 @@ from streams.handoff import Handoff
 # streams' young objects over and over; 50,000 keeps memory in check and
 # most collections cheap (docs/DESIGN.md, "The fan-out"). Turning GC off is not safe.
 GC_THRESHOLDS = (50_000, 20, 20)
+# A worker serves once its hub listens, so that its first page (/healthz
+# included) and its first streams find the live path there; a database that
+# has not answered by then leaves the hub retrying, and /healthz saying so.
+HUB_LISTEN_WAIT_SECONDS = 5.0
 
 
 def worker_ready(worker: Any) -> None:
@@ -26,6 +30,7 @@ def worker_ready(worker: Any) -> None:
     # starts a graceful shutdown, well inside graceful_timeout; after a
     # reload, once a new worker listens (streams.handoff).
     hub.start(should_stop=lambda: not worker.alive, handoff=Handoff.from_environment())
+    hub.wait_until_listening(HUB_LISTEN_WAIT_SECONDS)
 
 
 def ensure_psycopg_patched() -> None:
