@@ -12,12 +12,12 @@ import gevent.socket
 import psycopg2
 import psycopg2.extensions
 import pytest
-from django.db import connection
 from gevent.server import StreamServer
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 from psycogreen.gevent import patch_psycopg
 
+from irclogger.geventpool import direct_connection_params
 from streams.gunicorn_worker import Admission, StreamsWorker
 from streams.paths import is_stream_path, is_stream_request
 
@@ -254,10 +254,7 @@ def test_a_stream_keeps_no_frame_of_its_admission_while_it_streams() -> None:
 def own_connection(db: None) -> Iterator[Any]:
     """A psycopg2 connection to the test database, opened green, as a worker's are."""
     patch_psycopg()
-    params = connection.get_connection_params()
-    for pool_option in ("cursor_factory", "MAX_CONNS", "REUSE_CONNS"):
-        params.pop(pool_option, None)
-    conn = psycopg2.connect(**params)
+    conn = psycopg2.connect(**direct_connection_params("irclogger-test-admission"))
     conn.autocommit = True
     yield conn
     conn.close()
@@ -315,7 +312,6 @@ def test_a_streams_query_yields_to_the_loop(own_connection: Any, storm: bool) ->
 
 
 def test_a_slow_query_of_a_page_yields_after_a_bound(own_connection: Any) -> None:
-    admission = Admission()
     # Held at most PROMPT_QUERY_SECONDS, then it waits as any other.
     admission = Admission()
     admission.install_database_wait()
