@@ -26,6 +26,7 @@ from typing import Any
 
 import gevent
 import psycopg2.extensions
+from gevent.baseserver import _handle_and_close_when_done
 from gevent.hub import Waiter, get_hub, getcurrent
 from gevent.monkey import get_original
 from gevent.pool import Pool
@@ -288,17 +289,14 @@ class _AdmittingServer(StreamServer):  # type: ignore[misc]  # gevent's server i
         if not (self.pool.admission.storming() and _sent_a_page(client)):
             super().do_handle(client, address)
             return
+        # What gevent's do_handle spawns, started now instead of queued.
         try:
-            self.pool.start_now(self._handle_and_close, client, address)
+            self.pool.start_now(
+                _handle_and_close_when_done, self.handle, self.do_close, (client, address)
+            )
         except BaseException:
-            client.close()
+            self.do_close(client, address)
             raise
-
-    def _handle_and_close(self, client: Any, address: Any) -> None:
-        try:
-            self.handle(client, address)
-        finally:
-            client.close()
 
 
 class _AcceptedPool(Pool):  # type: ignore[misc]  # gevent's Pool is untyped here
