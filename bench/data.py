@@ -147,13 +147,23 @@ def measure_import(lines: int, per_day: int) -> dict[str, Any]:
 
 
 def timed_gets(
-    base_url: str, paths: list[str], deadline: float, timeout: float = REQUEST_TIMEOUT
+    base_url: str,
+    paths: list[str],
+    deadline: float,
+    timeout: float = REQUEST_TIMEOUT,
+    every: float = 0.0,
 ) -> dict[str, Any]:
-    """GET each path in turn (one connection per request, like a fresh visitor)."""
+    """GET each path in turn (one connection per request, like a fresh visitor).
+
+    With ``every``, the i-th request starts no earlier than ``i * every``
+    seconds after the first: a probe spread over a window, not a burst.
+    """
     times: list[float] = []
     failures: dict[str, int] = {}
     sizes: list[int] = []
-    for path in paths:
+    first = time.monotonic()
+    for index, path in enumerate(paths):
+        time.sleep(max(0.0, first + index * every - time.monotonic()))
         if time.monotonic() > deadline:
             key = "not sent: time budget over"
             failures[key] = failures.get(key, 0) + 1

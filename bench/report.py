@@ -122,9 +122,9 @@ def _header(results: dict[str, Any]) -> list[str]:
         "channel's stream on the service under test (pinned to core 1); lines are then "
         f"written through `irclogger.publish.write_lines` (transaction + NOTIFY) at 10 lines/s "
         f"for {results.get('plan', {}).get('publish_seconds', 10):.0f} s, ~300 bytes each, "
-        "each with its publish time in the text; 50 sequential requests of the channel's "
-        "day page run meanwhile. Latency is receipt time minus publish time (before the "
-        "write), so it includes the commit and the peer's own hop.",
+        "each with its publish time in the text; 50 requests of the channel's day page, "
+        "one after the other, spread over those seconds. Latency is receipt time minus "
+        "publish time (before the write), so it includes the commit and the peer's own hop.",
         "",
     ]
     lines += [f"- {note}" for note in results.get("notes", [])]
@@ -158,7 +158,8 @@ _LEGEND = (
     "whole scenario and (in brackets) after the ramp; *CPU* is the share of one core used "
     "while lines were being published (the last deliveries may come later), and "
     "*waiting* the share spent runnable but waiting for a core (Linux schedstat); "
-    "*page* is 50 sequential requests of the channel's day page (~400 lines) meanwhile."
+    "*page* is 50 requests of the channel's day page (~400 lines), one after the other, "
+    "spread over the publishing window."
 )
 
 

@@ -1,6 +1,10 @@
 """The benchmark's reading of a py-spy profile: requests apart from the fan-out."""
 
-from bench.scenario import summarize_profile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.scenario import PageProbe, summarize_profile
 
 REQUEST = (
     "_handle_and_close_when_done (gevent/baseserver.py:34);"
@@ -26,3 +30,36 @@ def test_it_separates_request_handling_from_the_fan_out():
     ]
     assert profile["modules"][0] == ("gevent/_socketcommon.py", 0.5)
     assert ("write_chunk (gunicorn/util.py)", 0.5) in profile["inclusive"]
+
+
+def test_the_page_probe_spreads_its_requests_over_the_window():
+    """A probe of page latency while lines are published, not a burst at the start:
+    fired back to back, its pages took the worker from the first lines' fan-out."""
+    arrivals: list[float] = []
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            arrivals.append(time.monotonic())
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        probe = PageProbe(url, "/day/", budget=30.0, requests=5, window=1.0)
+        result = probe.join()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["ok"] == 5
+    assert len(arrivals) == 5
+    # Each request starts no earlier than its share of the window.
+    for index, arrival in enumerate(arrivals):
+        assert arrival - arrivals[0] >= index * 0.2 - 0.01
