@@ -1,4 +1,4 @@
-"""The benchmark's reading of a py-spy profile: requests apart from the fan-out."""
+"""The benchmark's scenario: its reading of a py-spy profile, and its page probe."""
 
 import threading
 import time
@@ -60,6 +60,8 @@ def test_the_page_probe_spreads_its_requests_over_the_window():
         server.server_close()
     assert result["ok"] == 5
     assert len(arrivals) == 5
-    # Each request starts no earlier than its share of the window.
+    # Each request starts no earlier than its share of the window (less the
+    # first request's own way to the server); back to back, all five came
+    # within a few milliseconds.
     for index, arrival in enumerate(arrivals):
-        assert arrival - arrivals[0] >= index * 0.2 - 0.01
+        assert arrival - arrivals[0] >= index * 0.2 - 0.05
