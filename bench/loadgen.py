@@ -70,6 +70,10 @@ MAX_SIZE_LINE = 8
 # A chunk cut short by a segment waits for its end up to this size; a longer
 # one is decoded as its pieces come, and ``_feed`` reads their whole events.
 MAX_CARRIED_CHUNK = 16_384
+# The longest command line on stdin: ``expect`` lists every seq a run wrote
+# (36,000 for the hour-long soak, about 230 KB). asyncio's default of 64 KiB
+# refused it, and the soak's tally never came.
+COMMAND_LIMIT = 16 * 2**20
 # States of the chunked decoder besides "bytes left in this chunk".
 _SIZE_LINE = -1
 _CHUNK_END = -2
@@ -910,7 +914,7 @@ def _emit(payload: dict[str, Any]) -> None:
 async def main(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     commands: asyncio.Queue[str] = asyncio.Queue()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=COMMAND_LIMIT)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
 
     async def read_commands() -> None:

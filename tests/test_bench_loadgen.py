@@ -6,10 +6,15 @@ is fed real byte streams split at every possible point.
 
 import asyncio
 import itertools
+import json
 import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -305,3 +310,57 @@ def test_lines_skipped_by_a_reload_event_come_with_the_page_not_lost():
     result = tally(generator, expected=[0, 1, 2, 3, 4, 5])
     assert (result["lost"], result["reloads"], result["reloaded_lines"]) == (0, 1, 4)
     assert client.last_event_id == "91"
+
+
+def test_an_hour_of_expected_lines_gets_its_tally():
+    """``expect`` carries every seq the soak wrote: 36,000 for an hour at 10/s,
+    over 200 KB on one line. asyncio's reader refused lines past 64 KiB, the
+    command never arrived, and the soak's lost/repeated came back empty."""
+    seqs = list(range(36_000))
+    with _streaming_server() as url:
+        command = [sys.executable, "-m", "bench.loadgen", url, "--clients=2", "--follow"]
+        process = subprocess.Popen(  # noqa: S603  (our own module)
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        try:
+            assert process.stdout is not None
+            assert json.loads(process.stdout.readline())["ready"] == 2
+            # The answer ends the load generator; without it, this times out.
+            rest, _ = process.communicate("expect " + json.dumps(seqs) + "\n", timeout=60)
+        finally:
+            process.kill()
+            process.wait()
+    answer = json.loads(rest.splitlines()[0])
+    assert answer["result"]["expected_lines"] == 36_000
+    assert answer["result"]["clients"] == 2
+
+
+@contextmanager
+def _streaming_server() -> Iterator[str]:
+    """An SSE endpoint that answers every request with headers and holds it open."""
+    done = threading.Event()
+
+    class Stream(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"c\r\nretry: 1000\n\r\n")
+            self.wfile.flush()
+            done.wait(30)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stream)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/stream/"
+    finally:
+        done.set()
+        server.shutdown()
+        server.server_close()
