@@ -319,7 +319,7 @@ def test_an_hour_of_expected_lines_gets_its_tally():
     seqs = list(range(36_000))
     with _streaming_server() as url:
         command = [sys.executable, "-m", "bench.loadgen", url, "--clients=2", "--follow"]
-        process = subprocess.Popen(  # noqa: S603  (our own module)
+        process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
         try:
