@@ -71,7 +71,7 @@ MAX_SIZE_LINE = 8
 # one is decoded as its pieces come, and ``_feed`` reads their whole events.
 MAX_CARRIED_CHUNK = 16_384
 # The longest command line on stdin: ``expect`` lists every seq a run wrote
-# (36,000 for the hour-long soak, about 230 KB). asyncio's default of 64 KiB
+# (36,000 for the hour-long soak, about 240 KB). asyncio's default of 64 KiB
 # refused it, and the soak's tally never came.
 COMMAND_LIMIT = 16 * 2**20
 # States of the chunked decoder besides "bytes left in this chunk".
