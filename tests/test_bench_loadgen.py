@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,6 +28,7 @@ from bench.loadgen import (
     summarize,
     tally,
 )
+from tests.servers import QuietHandler, http_server
 
 HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
 
@@ -340,7 +340,7 @@ def _streaming_server() -> Iterator[str]:
     """An SSE endpoint that answers every request with headers and holds it open."""
     done = threading.Event()
 
-    class Stream(BaseHTTPRequestHandler):
+    class Stream(QuietHandler):
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
@@ -352,15 +352,8 @@ def _streaming_server() -> Iterator[str]:
             self.wfile.flush()
             done.wait(30)
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Stream)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/stream/"
-    finally:
-        done.set()
-        server.shutdown()
-        server.server_close()
+    with http_server(Stream) as url:
+        try:
+            yield f"{url}/stream/"
+        finally:
+            done.set()

@@ -1,10 +1,9 @@
 """The benchmark's scenario: its reading of a py-spy profile, and its page probe."""
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from bench.scenario import PageProbe, summarize_profile
+from tests.servers import QuietHandler, http_server
 
 REQUEST = (
     "_handle_and_close_when_done (gevent/baseserver.py:34);"
@@ -37,7 +36,7 @@ def test_the_page_probe_spreads_its_requests_over_the_window():
     fired back to back, its pages took the worker from the first lines' fan-out."""
     arrivals: list[float] = []
 
-    class Page(BaseHTTPRequestHandler):
+    class Page(QuietHandler):
         def do_GET(self) -> None:
             arrivals.append(time.monotonic())
             self.send_response(200)
@@ -45,19 +44,8 @@ def test_the_page_probe_spreads_its_requests_over_the_window():
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
-        probe = PageProbe(url, "/day/", budget=30.0, requests=5, window=1.0)
-        result = probe.join()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Page) as url:
+        result = PageProbe(url, "/day/", budget=30.0, requests=5, window=1.0).join()
     assert result["ok"] == 5
     assert len(arrivals) == 5
     # Each request starts no earlier than its share of the window (less the

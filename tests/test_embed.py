@@ -5,9 +5,7 @@ import datetime as dt
 import html
 import http.client
 import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ from irclogger.models import Channel
 from tests.browser import chromium
 from tests.conftest import NOON, publish, say
 from tests.nginx import get, nginx
-from tests.servers import Gunicorn, free_port, gunicorn
+from tests.servers import Gunicorn, QuietHandler, gunicorn, http_server
 from tests.sseclient import connected
 
 EMBED = "/libera/python/embed/"
@@ -121,7 +119,7 @@ def test_the_embed_page_streams_live_lines(server: Gunicorn, public_channel: Cha
         stream.close()
 
 
-class _HostPage(BaseHTTPRequestHandler):
+class _HostPage(QuietHandler):
     """Another site: a page that frames the widget."""
 
     frame_src = ""
@@ -133,9 +131,6 @@ class _HostPage(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(page.encode())
 
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
@@ -143,42 +138,34 @@ def test_chromium_shows_live_lines_in_a_frame_on_an_allowed_site_only(
     server: Gunicorn, public_channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    port = free_port()
-    allowed_origin = f"http://127.0.0.1:{port}"
     _HostPage.frame_src = f"{server.url}{EMBED}"
-    host = ThreadingHTTPServer(("127.0.0.1", port), _HostPage)
-    threading.Thread(target=host.serve_forever, daemon=True).start()
-    try:
-        with chromium() as browser:
-            Channel.objects.filter(pk=public_channel.pk).update(
-                embed_origins="https://elsewhere.example"
-            )
-            connection.close()
-            refused = browser.new_page()
-            messages: list[str] = []
-            refused.on("console", lambda message: messages.append(message.text))
-            refused.goto(allowed_origin)
-            for _ in range(100):
-                if any("frame-ancestors" in text for text in messages):
-                    break
-                refused.wait_for_timeout(100)
-            blocked = '"frame-ancestors https://elsewhere.example". The request has been blocked'
-            assert any(blocked in text for text in messages), messages
-            assert refused.frames[-1].locator("#log").count() == 0
+    with http_server(_HostPage) as allowed_origin, chromium() as browser:
+        Channel.objects.filter(pk=public_channel.pk).update(
+            embed_origins="https://elsewhere.example"
+        )
+        connection.close()
+        refused = browser.new_page()
+        messages: list[str] = []
+        refused.on("console", lambda message: messages.append(message.text))
+        refused.goto(allowed_origin)
+        for _ in range(100):
+            if any("frame-ancestors" in text for text in messages):
+                break
+            refused.wait_for_timeout(100)
+        blocked = '"frame-ancestors https://elsewhere.example". The request has been blocked'
+        assert any(blocked in text for text in messages), messages
+        assert refused.frames[-1].locator("#log").count() == 0
 
-            Channel.objects.filter(pk=public_channel.pk).update(embed_origins=allowed_origin)
-            connection.close()
-            page = browser.new_page()
-            page.goto(allowed_origin)
-            frame = page.frame_locator("iframe")
-            frame.locator("#live-state[data-state=live]").wait_for(timeout=WAIT_MS)
-            [line] = publish(public_channel, 1, "framed")
-            connection.close()
-            frame.locator(f"#log #L{line.id}").wait_for(timeout=WAIT_MS)
-            assert frame.locator(f"#L{line.id} .msg").inner_text() == "framed 0"
-    finally:
-        host.shutdown()
-        host.server_close()
+        Channel.objects.filter(pk=public_channel.pk).update(embed_origins=allowed_origin)
+        connection.close()
+        page = browser.new_page()
+        page.goto(allowed_origin)
+        frame = page.frame_locator("iframe")
+        frame.locator("#live-state[data-state=live]").wait_for(timeout=WAIT_MS)
+        [line] = publish(public_channel, 1, "framed")
+        connection.close()
+        frame.locator(f"#log #L{line.id}").wait_for(timeout=WAIT_MS)
+        assert frame.locator(f"#L{line.id} .msg").inner_text() == "framed 0"
 
 
 @pytest.mark.e2e
