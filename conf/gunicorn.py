@@ -139,6 +139,11 @@ def worker_exit(server: object, worker: object) -> None:
     from irclogger.bot.election import stop_in_worker
 
     stop_in_worker()
+    # Last: a drained worker exits here, leaving the streams its hub ended
+    # to the kernel instead of unwinding each (streams.worker).
+    from streams.worker import exit_worker
+
+    exit_worker(worker)
 
 
 def worker_int(worker: object) -> None:

@@ -20,7 +20,7 @@ import select
 import socket
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
@@ -159,6 +159,13 @@ class Admission:
 
 
 class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
+    # The greenlets of streams the hub ended itself once the worker stopped
+    # (streams.hub, ``Hub.finish``; set by streams.worker): the stop does not
+    # wait for them, the exit leaves them to the kernel (``exit_worker``).
+    ended_streams: Collection[Any] = frozenset()
+    # Whether the stop found every other request done (not the graceful timeout).
+    drained = False
+
     def admit(self, client: Any) -> bool:
         """Let a stream's connection in by turns before its request is even parsed.
 
@@ -216,7 +223,7 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
         for server in servers:
             server.close()  # no new connections; open ones finish
         deadline = time.monotonic() + self.cfg.graceful_timeout
-        while any(_busy(server) for server in servers):
+        while any(_busy(server, self.ended_streams) for server in servers):
             if time.monotonic() > deadline:
                 self.log.warning("Worker graceful timeout (pid:%s)", self.pid)
                 for server in servers:
@@ -224,6 +231,7 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
                 return
             self.notify()
             gevent.sleep(STOP_POLL_SECONDS)
+        self.drained = True
 
     def _serve_until_replaced(self, handoff: Handoff) -> None:
         """A reload's old worker accepts until a new one listens, not just until told to stop.
@@ -360,6 +368,6 @@ _POLL_EVENTS = {
 }
 
 
-def _busy(server: StreamServer) -> bool:
-    pool = server.pool
-    return bool(pool.free_count() != pool.size)
+def _busy(server: StreamServer, ended: Collection[Any]) -> bool:
+    """Whether a request of this server is under way, other than the streams in ``ended``."""
+    return any(greenlet not in ended for greenlet in server.pool)

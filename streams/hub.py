@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from gevent.event import AsyncResult, Event
-from gevent.hub import Waiter, get_hub
+from gevent.hub import Waiter, get_hub, getcurrent
 from gevent.socket import wait_read
 
 from irclogger import health, ops_log
@@ -149,13 +149,16 @@ class Client:
     __slots__ = (
         "access",
         "chunked",
+        "closed",
         "direct",
         "ended",
         "expires",
         "fd",
         "gone",
+        "greenlet",
         "hangup",
         "last_id",
+        "opened",
         "pending",
         "pos",
         "revoked",
@@ -166,6 +169,7 @@ class Client:
         "user_id",
         "waiter",
         "watcher",
+        "where",
         "writing",
     )
 
@@ -209,6 +213,12 @@ class Client:
         self.watcher: Any = None
         self.hangup = False
         self.gone = False
+        # Set by Hub.stream: the stream's greenlet, and what its close log
+        # line says; closed once that line is written (Hub.close_stream).
+        self.greenlet: Any = None
+        self.where: dict[str, str] = {}
+        self.opened = 0.0
+        self.closed = False
 
 
 class Hub:
@@ -246,6 +256,9 @@ class Hub:
         # another epoch may have missed notifications.
         self.epoch = 0
         self.greenlets: list[gevent.Greenlet] = []
+        # The greenlets of streams the hub ended itself on a stopping worker
+        # (``finish``): they wait for the worker's exit, not for a turn.
+        self.ended: set[Any] = set()
         # The streams let in by a session (a member's, staff's), by when
         # that session expires (monotonic): the tick ends them then, as a
         # logout would (a heap; the counter breaks ties between deadlines).
@@ -281,7 +294,8 @@ class Hub:
         STREAMS_OPEN.inc()
         STREAMS_OPEN_PER_WORKER.inc()
         ops_log.stream_opened(**where, last_event_id=requested)
-        opened, reason = time.monotonic(), "error"
+        client.greenlet, client.where, client.opened = getcurrent(), where, time.monotonic()
+        reason = "error"
         try:
             if self.generation != generation:
                 # Access changed between the check and the subscription: the
@@ -304,11 +318,20 @@ class Hub:
             reason = "client_gone"
             raise
         finally:
-            self.unsubscribe(client)
-            STREAMS_OPEN.dec()
-            STREAMS_OPEN_PER_WORKER.dec()
-            duration = time.monotonic() - opened
-            ops_log.stream_closed(**where, duration=duration, lines_sent=client.sent, reason=reason)
+            self.close_stream(client, reason)
+
+    def close_stream(self, client: Client, reason: str) -> None:
+        """A stream's end, once: its subscription, the gauges, its close log line."""
+        if client.closed:
+            return  # the hub ended it (``finish``) before its greenlet was unwound
+        client.closed = True
+        self.unsubscribe(client)
+        STREAMS_OPEN.dec()
+        STREAMS_OPEN_PER_WORKER.dec()
+        duration = time.monotonic() - client.opened
+        ops_log.stream_closed(
+            **client.where, duration=duration, lines_sent=client.sent, reason=reason
+        )
 
     def open(
         self,
@@ -784,6 +807,10 @@ class Hub:
                 touched[ring.channel_id] = ring
         if rows:
             HUB_LAG_SECONDS.set((timezone.now() - rows[-1].timestamp).total_seconds())
+        if self.stopping:
+            # Every stream is ending (``finish``), and resumes from its last
+            # id elsewhere: a fan-out now would only hold up those ends.
+            return len(rows)
         waiting: list[Client] = []
         for ring in touched.values():
             waiting.extend(ring.clients)  # push passes over those not waiting
@@ -957,7 +984,7 @@ class Hub:
             self.end_retry = RETRY_AFTER_HANDOFF_MS
             self._end_paced(clients)
         self.stopping = True
-        self.wake(self._waiting(), STOP)
+        self.finish(self._waiting())
 
     def _end_paced(self, clients: list[Client]) -> None:
         """End ``clients`` at HANDOFF_PER_SECOND by the clock, a batch a beat.
@@ -971,7 +998,7 @@ class Hub:
         while done < len(clients):
             elapsed = time.monotonic() - started + HANDOFF_BEAT_SECONDS
             due = min(len(clients), max(done + 1, int(elapsed * HANDOFF_PER_SECOND)))
-            self.end(clients[done:due])
+            self.finish(clients[done:due])
             done = due
             gevent.sleep(HANDOFF_BEAT_SECONDS)
 
@@ -980,6 +1007,56 @@ class Hub:
         for client in clients:
             client.expires = 0.0  # past: wait() answers STOP
         self.wake([c for c in clients if c.waiter is not None], STOP)
+
+    def finish(self, clients: list[Client]) -> None:
+        """End these streams of a worker about to exit: on the wire where the hub can.
+
+        Woken to end itself, each stream's greenlet wrote its last frame and
+        then unwound through gunicorn and Django: a stopping worker with
+        10,000 streams spent 1.8 s on that, and a restart's readers and pages
+        waited for it (docs/DESIGN.md, "Restart"). A waiting stream the hub
+        writes for gets its last frame and the response's end from here, one
+        write, and its connection is closed for writing as gunicorn would;
+        its greenlet is left waiting, for the worker's exit
+        (``streams.worker.exit_worker``). The rest end as ``end`` ends them.
+        """
+        left: list[Client] = []
+        for count, client in enumerate(clients, 1):
+            if not self._ended_on_the_wire(client):
+                left.append(client)
+            if count % PUSH_YIELD_EVERY == 0:
+                gevent.sleep(POLL_YIELD_SECONDS)
+        self.end(left)
+
+    def _ended_on_the_wire(self, client: Client) -> bool:
+        """Write a waiting stream's last frame and end; whether it is over now."""
+        if (
+            client.waiter is None  # woken meanwhile: its greenlet writes, and ends
+            or not client.direct
+            or client.pending is not None
+            or client.hangup
+            or client.greenlet is None
+        ):
+            return False
+        last = _framed(client, retry_frame(self.end_retry))
+        if client.chunked:
+            last += LAST_CHUNK
+        try:
+            sent = os.write(client.fd, last)
+        except OSError:  # a full socket buffer, or the peer is gone
+            return False
+        if sent < len(last):
+            # Half a frame went: no clean end can follow, as for a cut.
+            client.gone = True
+            _shut_down(client)
+            return False
+        client.waiter = None  # the hub's sends and wakes pass it by from now on
+        client.ended = True
+        with contextlib.suppress(OSError):
+            client.sock.shutdown(socket.SHUT_WR)  # type: ignore[union-attr]  # direct: a socket
+        self.ended.add(client.greenlet)
+        self.close_stream(client, "ended")
+        return True
 
     def end_with_session(self, client: Client, seconds: float) -> None:
         """End this stream, as revoked, once the session that let it in expires.
@@ -1091,6 +1168,8 @@ class Hub:
 
 
 KEEPALIVE_CHUNK = as_chunk(KEEPALIVE)
+# The end of a chunked response, as gunicorn writes it when a response is done.
+LAST_CHUNK = b"0\r\n\r\n"
 
 
 def _recent_lines(channel_id: int, limit: int) -> tuple[list[ShownLine], bool]:

@@ -4,10 +4,14 @@ conf/gunicorn.py calls ``worker_ready`` from ``post_worker_init``.
 """
 
 import gc
+import logging
+import os
+import sys
 from typing import Any
 
 import psycopg2.extensions
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
 from gevent import monkey
 
 from streams import hub
@@ -29,8 +33,33 @@ def worker_ready(worker: Any) -> None:
     # Streams end themselves (with a jittered retry) as soon as gunicorn
     # starts a graceful shutdown, well inside graceful_timeout; after a
     # reload, once a new worker listens (streams.handoff).
-    hub.start(should_stop=lambda: not worker.alive, handoff=Handoff.from_environment())
+    started = hub.start(should_stop=lambda: not worker.alive, handoff=Handoff.from_environment())
+    # What the worker's stop does not wait for (streams.gunicorn_worker).
+    worker.ended_streams = started.ended
     hub.wait_until_listening(HUB_LISTEN_WAIT_SECONDS)
+
+
+def exit_worker(worker: Any) -> None:
+    """Exit a drained worker now, leaving the streams the hub ended to the kernel.
+
+    Called last (gunicorn's ``worker_exit``). The hub ended the streams of a
+    stopping worker on the wire and left their greenlets waiting
+    (``Hub.finish``): the interpreter's teardown would unwind each of them
+    through gunicorn and Django. What must end cleanly ends here: the LISTEN
+    connection, the pooled connections, the logs. A worker that did not
+    drain (the graceful timeout, a failed boot) exits as gunicorn has it.
+    """
+    if not getattr(worker, "drained", False) or not worker.ended_streams:
+        return
+    hub.stop()
+    for alias in connections:
+        close_pool = getattr(connections[alias], "closeall", None)
+        if close_pool is not None:
+            close_pool()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def ensure_psycopg_patched() -> None:

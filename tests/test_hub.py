@@ -16,11 +16,12 @@ from gevent.hub import Waiter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from irclogger.metrics import STREAMS_OPEN
 from irclogger.models import Channel, Line, Network, ShownLine
 from irclogger.publish import write_lines
 from streams import hub as hubs
 from streams.hub import KEEPALIVE_CHUNK, KEEPALIVE_TICKS, NEW, PING, STOP, Client, Hub
-from streams.ring import OVERFLOW_SCAN_EVERY, WRITE_FRAMES, Overflow, Ring
+from streams.ring import OVERFLOW_SCAN_EVERY, WRITE_FRAMES, Overflow, Ring, as_chunk
 from streams.sse import line_frame
 from tests.conftest import insert_live_line, say
 from tests.servers import child_database_url
@@ -631,3 +632,53 @@ def _complete_chunks(body: bytes) -> bytes:
 
 def _dechunk_prefix(body: bytes) -> bytes:
     return _dechunk(_complete_chunks(body))
+
+
+def _as_gunicorn_serves(stream: Iterator[bytes], sock: socket.socket) -> None:
+    """What gunicorn does with a stream's response: each item as a chunk, the last chunk, close."""
+    for data in stream:
+        sock.sendall(as_chunk(data))
+    sock.sendall(b"0\r\n\r\n")
+    sock.shutdown(socket.SHUT_WR)
+
+
+def test_a_stopping_hub_ends_a_waiting_stream_on_the_wire_without_waking_it(
+    hub: Hub, public_channel: Channel
+) -> None:
+    # A restart's readers and pages wait for the old worker to exit, and it
+    # exits once its streams have ended. Woken to end itself, each stream's
+    # greenlet wrote its last frame, then unwound through Django and gunicorn:
+    # 10,000 took 1.8 s. The hub writes the last frame and the response's end
+    # itself and leaves the greenlet waiting: the worker exits without it.
+    mine, theirs = gevent.socket.socketpair()  # as gunicorn's gevent worker has them
+    where = {"network": "libera", "channel": "python"}
+    stream = hub.stream(public_channel.pk, 0, mine, "HTTP/1.1", hub.generation, where)
+    open_before = _streams_open()
+    serving = gevent.spawn(_as_gunicorn_serves, stream, mine)
+    _until(lambda: bool(hub._waiting()))
+    assert _streams_open() == open_before + 1
+
+    hub.end_streams()  # stopped for good: no reload replaces this worker
+
+    received = _read_until(theirs, lambda body: False, eof=True)
+    events = _dechunk(received).split(b"\n\n")
+    assert events[-2].startswith(b"retry: ") and received.endswith(b"\r\n0\r\n\r\n")
+    assert not serving.dead and serving in hub.ended  # never woken: left for the exit
+    assert not hub._waiting() and _streams_open() == open_before
+    # Unwound after all (a worker's graceful timeout kills what is left): nothing twice.
+    serving.kill()
+    assert _streams_open() == open_before
+    mine.close()
+    theirs.close()
+
+
+def _streams_open() -> float:
+    return STREAMS_OPEN._value.get()  # type: ignore[attr-defined]  # prometheus's internals
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    """Yield to the greenlets until ``condition`` holds; at most 10 s."""
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "never came true"
+        gevent.sleep(0.01)

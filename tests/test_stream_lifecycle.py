@@ -5,6 +5,7 @@ is set far beyond every wait here, so nothing these tests see can come from
 the keep-alive's write noticing a dead socket.
 """
 
+import json
 import signal
 import socket
 import subprocess
@@ -137,6 +138,35 @@ def test_a_stopping_worker_cuts_a_reader_that_stopped_reading_at_once(
         server.process.send_signal(signal.SIGTERM)
         server.process.wait(timeout=WAIT_SECONDS)  # not the 60 s of either timeout
         stalled.close()
+
+
+def test_a_stopped_worker_ends_every_stream_once_and_exits(
+    tmp_path: Path, public_channel: Channel
+) -> None:
+    # A stopping worker's hub writes each waiting stream's last frame and the
+    # response's end itself, and the worker exits without unwinding the
+    # streams' greenlets (streams.hub, Hub.finish; streams.worker, exit_worker).
+    # Each reader still gets a retry and a clean end, and the log one close
+    # line per stream.
+    with gunicorn(tmp_path, STREAM_KEEPALIVE_SECONDS=KEEPALIVE_SECONDS) as server:
+        plain = [connected(server.port, PATH) for _ in range(3)]  # HTTP/1.0: no chunks
+        chunked = socket.create_connection(("127.0.0.1", server.port), timeout=WAIT_SECONDS)
+        chunked.sendall(f"GET {PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        _until_open_streams(server.port, 4)
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=WAIT_SECONDS) == 0
+        for stream in plain:
+            assert [event.retry for event in stream.events()][-1], "no retry at the end"
+            stream.close()
+        body = b""
+        while data := chunked.recv(65536):  # until the server closes
+            body += data
+        chunked.close()
+    assert body.endswith(b"\n\n\r\n0\r\n\r\n") and b"retry: " in body.rsplit(b"\r\n", 4)[-4]
+    log = server.log_path.read_text()
+    closes = [json.loads(line) for line in log.splitlines() if '"stream_close"' in line]
+    assert [close["reason"] for close in closes] == ["ended"] * 4
+    assert "Traceback" not in log and "Exception ignored" not in log
 
 
 def _until_a_write_is_blocked(port: int) -> None:
