@@ -153,7 +153,7 @@ def _drive(
         for name in plan.faults:
             log(f"chaos: {name}")
             record = FaultRecord(name, time.time())
-            loadgen.send(f"fault {name}")
+            loadgen.send(f"fault {name} {record.at}")
             probe = PageProbe(listener.getsockname()[1]) if plan.pages else None
             record.detail = _inject(name, holder, postgres, listener, plan, env)
             _settle(record, plan, loadgen, writer)

@@ -12,8 +12,9 @@ Driven by bench/run.py over stdin/stdout, one JSON object per line:
   prints ``{"ready": ...}`` with how long each connect took;
 - ``go`` on stdin starts the measured window (CPU accounting), ``end``
   closes it (the publisher wrote its last line);
-- ``fault <name>`` marks the moment a fault is injected: from then on each
-  client's drop and its first stream again are timed (the storm's figures);
+- ``fault <name> [<unix time>]`` marks the moment a fault is injected (now,
+  or the time given): from then on each client's drop and its first stream
+  again are timed (the storm's figures);
 - ``status`` prints how many streams are open and how far the slowest
   client has read;
 - ``stop <published>`` (after the last deliveries) prints the result and
@@ -112,6 +113,9 @@ class Client:
     # Since the last `fault`: when the stream dropped and when it streamed again.
     dropped_at: float | None = None
     back_at: float | None = None
+    # When the stream last dropped, fault or not: a fault's command may come
+    # after its first drops (``LoadGenerator.fault``).
+    lost_at: float = 0.0
     # When the stream of the moment began (its response headers).
     streaming_since: float = 0.0
     # Since the last `fault`: connection attempts, and how the last failed one failed.
@@ -616,8 +620,9 @@ class LoadGenerator:
 
     def lost(self, client: Client) -> None:
         """Reconnect like EventSource when the server ends a stream mid-run."""
+        client.lost_at = time.time()
         if self.storms and client.dropped_at is None:
-            client.dropped_at = time.time()
+            client.dropped_at = client.lost_at
         if not self.running:
             return
         if self.follow:
@@ -628,8 +633,9 @@ class LoadGenerator:
     def _network_error(self, client: Client) -> None:
         """EventSource retries a refused or reset connection after `retry:` too."""
         if self.follow and self.running:
+            client.lost_at = time.time()
             if self.storms and client.dropped_at is None:
-                client.dropped_at = time.time()
+                client.dropped_at = client.lost_at
             self._later(client, client.retry)
 
     def _later(self, client: Client, delay: float) -> None:
@@ -661,12 +667,21 @@ class LoadGenerator:
             tasks.append(asyncio.ensure_future(self.connect(client)))
         await asyncio.gather(*tasks)
 
-    def fault(self, name: str) -> None:
-        """A fault is injected now: time each client's drop and return from here."""
+    def fault(self, name: str, at: float | None = None) -> None:
+        """A fault was injected ``at`` (now if not given): time each client's drop and return.
+
+        The command comes on stdin while the fault strikes, and a busy
+        generator reads it late: a stream that dropped since ``at`` is one of
+        this fault's, and may even be back already.
+        """
+        at = time.time() if at is None else at
         for client in self.clients:
-            client.dropped_at = client.back_at = None
+            struck = client.lost_at >= at
+            client.dropped_at = client.lost_at if struck else None
+            back = struck and client.connected and client.streaming_since >= client.lost_at
+            client.back_at = client.streaming_since if back else None
             client.attempts, client.last_failure = 0, ""
-        self.storms.append(Storm(name, time.time()))
+        self.storms.append(Storm(name, at))
 
     async def sample_open(self) -> None:
         """The open streams every TIMELINE_SECONDS, into the current storm's timeline."""
@@ -960,7 +975,8 @@ async def main(args: argparse.Namespace) -> None:
         elif command.startswith("fault "):
             if gen.storms:
                 storms.append(gen.storm_summary())
-            gen.fault(command.split(" ", 1)[1])
+            name, *at = command.split()[1:]
+            gen.fault(name, float(at[0]) if at else None)
         elif command == "status":
             _emit({"status": gen.status()})
         elif command.startswith("expect "):
