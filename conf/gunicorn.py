@@ -10,6 +10,7 @@ trap 2). The rest of the environment is read in settings.
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -126,19 +127,22 @@ def post_worker_init(worker: object) -> None:
 
     start_sampler()
     # The IRC bot, if IRCLOGGER_BOT is on: every worker campaigns for the
-    # advisory lock in a greenlet, one wins (irclogger.bot.election).
-    from irclogger.bot.election import start_in_worker
+    # advisory lock in a greenlet, one wins (irclogger.bot.election). Its
+    # module is imported only then: it brings the irc library, a tenth of
+    # a second of every boot before the worker's first accept.
+    from django.conf import settings
 
-    start_in_worker(worker)
+    if settings.IRCLOGGER_BOT:
+        from irclogger.bot.election import start_in_worker
+
+        start_in_worker(worker)
 
 
 def worker_exit(server: object, worker: object) -> None:
     # A gevent worker ends as soon as no request is active, whatever its
     # greenlets are doing: the bot says goodbye here (flush, QUIT, the gap
     # marker) before the process is gone, within the graceful timeout.
-    from irclogger.bot.election import stop_in_worker
-
-    stop_in_worker()
+    _stop_bot()
     # Last: a drained worker exits here, leaving the streams its hub ended
     # to the kernel instead of unwinding each (streams.worker).
     from streams.worker import exit_worker
@@ -148,9 +152,14 @@ def worker_exit(server: object, worker: object) -> None:
 
 def worker_int(worker: object) -> None:
     # SIGINT/SIGQUIT: gunicorn exits the worker 0.1 s after this returns.
-    from irclogger.bot.election import stop_in_worker
+    _stop_bot()
 
-    stop_in_worker()
+
+def _stop_bot() -> None:
+    # Only a worker that started the bot (post_worker_init) has its module.
+    election = sys.modules.get("irclogger.bot.election")
+    if election is not None:
+        election.stop_in_worker()
 
 
 def post_fork(server: object, worker: object) -> None:
