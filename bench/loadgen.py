@@ -620,9 +620,7 @@ class LoadGenerator:
 
     def lost(self, client: Client) -> None:
         """Reconnect like EventSource when the server ends a stream mid-run."""
-        client.lost_at = time.time()
-        if self.storms and client.dropped_at is None:
-            client.dropped_at = client.lost_at
+        self._dropped(client)
         if not self.running:
             return
         if self.follow:
@@ -633,10 +631,14 @@ class LoadGenerator:
     def _network_error(self, client: Client) -> None:
         """EventSource retries a refused or reset connection after `retry:` too."""
         if self.follow and self.running:
-            client.lost_at = time.time()
-            if self.storms and client.dropped_at is None:
-                client.dropped_at = client.lost_at
+            self._dropped(client)
             self._later(client, client.retry)
+
+    def _dropped(self, client: Client) -> None:
+        """The client's stream dropped now: its time, and its storm's if it is the first."""
+        client.lost_at = time.time()
+        if self.storms and client.dropped_at is None:
+            client.dropped_at = client.lost_at
 
     def _later(self, client: Client, delay: float) -> None:
         client.reconnects += 1

@@ -1052,8 +1052,7 @@ class Hub:
             return False
         client.waiter = None  # the hub's sends and wakes pass it by from now on
         client.ended = True
-        with contextlib.suppress(OSError):
-            client.sock.shutdown(socket.SHUT_WR)  # type: ignore[union-attr]  # direct: a socket
+        _shut_down(client, socket.SHUT_WR)
         self.ended.add(client.greenlet)
         self.close_stream(client, "ended")
         return True
@@ -1213,11 +1212,14 @@ def _resume(client: Client, token: str) -> None:
         get_hub().loop.run_callback(waiter.switch, token)
 
 
-def _shut_down(client: Client) -> None:
-    """Cut the client's connection: a write under way fails, no clean end follows."""
+def _shut_down(client: Client, how: int = socket.SHUT_RDWR) -> None:
+    """Cut the client's connection: a write under way fails, no clean end follows.
+
+    ``SHUT_WR`` instead ends it after what was written, as a close would.
+    """
     if client.sock is not None:
         with contextlib.suppress(OSError):  # already gone
-            client.sock.shutdown(socket.SHUT_RDWR)
+            client.sock.shutdown(how)
 
 
 def _framed(client: Client, frame: bytes) -> bytes:

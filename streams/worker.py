@@ -11,9 +11,9 @@ from typing import Any
 
 import psycopg2.extensions
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
 from gevent import monkey
 
+from irclogger.geventpool import close_pools
 from streams import hub
 from streams.handoff import Handoff
 
@@ -52,10 +52,7 @@ def exit_worker(worker: Any) -> None:
     if not getattr(worker, "drained", False) or not worker.ended_streams:
         return
     hub.stop()
-    for alias in connections:
-        close_pool = getattr(connections[alias], "closeall", None)
-        if close_pool is not None:
-            close_pool()
+    close_pools()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

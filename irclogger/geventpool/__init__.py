@@ -49,6 +49,14 @@ def release_connection() -> None:
         _forget_wrapper()
 
 
+def close_pools() -> None:
+    """Close every pool's idle connections: a process about to exit says goodbye to PostgreSQL."""
+    for alias in connections:
+        close = getattr(connections[alias], "closeall", None)  # the pooled engine's only
+        if close is not None:
+            close()
+
+
 def _forget_wrapper() -> None:
     """Free this greenlet's closed DatabaseWrapper now, not at a full collection.
 
