@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, nullcontext, suppress
+from importlib import metadata
 from typing import Any
 
 import gevent
@@ -165,6 +166,14 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
     ended_streams: Collection[Any] = frozenset()
     # Whether the stop found every other request done (not the graceful timeout).
     drained = False
+
+    def patch(self) -> None:
+        # gevent's patching looks for plugins 25 times, and each look read
+        # every installed package's metadata: 0.1-0.15 s of every worker's
+        # boot, which a restart's readers and pages wait for. The plugins
+        # found are the same, read once.
+        with _entry_points_read_once():
+            super().patch()
 
     def admit(self, client: Any) -> bool:
         """Let a stream's connection in by turns before its request is even parsed.
@@ -366,6 +375,19 @@ _POLL_EVENTS = {
     psycopg2.extensions.POLL_READ: select.POLLIN,
     psycopg2.extensions.POLL_WRITE: select.POLLOUT,
 }
+
+
+@contextmanager
+def _entry_points_read_once() -> Iterator[None]:
+    """Within: ``importlib.metadata.entry_points`` answers from one read of every package."""
+    read_each_time = metadata.entry_points
+    every = read_each_time()
+    # One signature stands for the function's overloads (with and without a selection).
+    metadata.entry_points = lambda **selection: every.select(**selection)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        metadata.entry_points = read_each_time
 
 
 def _busy(server: StreamServer, ended: Collection[Any]) -> bool:

@@ -166,3 +166,47 @@ def test_a_worker_without_the_bot_does_not_load_the_irc_library(tmp_path: Path) 
     }
     assert "django.core.wsgi" in imported  # the worker's imports are in the log
     assert "irc.client" not in imported and "irclogger.bot.election" not in imported
+
+
+# Run in a child: gevent's patching cannot be undone in the test's process.
+COUNT_ENTRY_POINT_READS = """
+import json
+from importlib import metadata
+
+reads = []
+every_package = metadata.entry_points
+
+
+def counting(**selection):
+    reads.append(selection)
+    return every_package(**selection)
+
+
+metadata.entry_points = counting
+import gevent.monkey
+from streams.gunicorn_worker import StreamsWorker
+
+worker = object.__new__(StreamsWorker)
+worker.sockets = []
+worker.patch()
+print(json.dumps({
+    "reads": len(reads),
+    "socket patched": gevent.monkey.is_module_patched("socket"),
+    "restored": metadata.entry_points is counting,
+}))
+"""
+
+
+def test_a_worker_reads_the_packages_entry_points_once_while_gevent_patches() -> None:
+    # gevent's patch_all looks for plugins 25 times, and each look read every
+    # installed package's metadata: 0.1-0.15 s of every worker's boot, which
+    # a restart's readers and pages wait for.
+    child = subprocess.run(
+        [sys.executable, "-c", COUNT_ENTRY_POINT_READS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert json.loads(child.stdout) == {"reads": 1, "socket patched": True, "restored": True}
