@@ -24,6 +24,7 @@ def main() -> None:
 
     # Before any service starts: gunicorn's listen backlog is capped by it.
     servers.apply_listen_queue()
+    servers.compile_app()
     url = db.database_url()
     # The settings read DATABASE_URL: this process and every service it
     # starts use the bench database.

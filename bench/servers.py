@@ -6,6 +6,7 @@ limit raised to the hard limit, and is stopped by the context manager that
 started it, by process id.
 """
 
+import compileall
 import os
 import re
 import resource
@@ -389,6 +390,17 @@ def apply_listen_queue() -> None:
         with suppress(OSError, ValueError):
             if int(path.read_text()) < int(wanted):
                 path.write_text(wanted)
+
+
+def compile_app() -> None:
+    """Compile the app's modules to bytecode, as the deploy does (README, Deploy).
+
+    The deployed service cannot write its checkout; a machine that sets
+    PYTHONDONTWRITEBYTECODE never keeps the bytecode either. Without it every
+    worker compiles the app at each boot, and a restart's readers wait for that.
+    """
+    compileall.compile_dir(ROOT / "irclogger", quiet=1)
+    compileall.compile_dir(ROOT / "streams", quiet=1)
 
 
 def listen_queue() -> dict[str, str]:
