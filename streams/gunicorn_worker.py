@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from importlib import metadata
-from typing import Any
+from typing import Any, Protocol
 
 import gevent
 import psycopg2.extensions
@@ -60,6 +60,12 @@ ACCEPTS_PER_WAKE = 1000
 # A request line is read this far ahead of gunicorn's parser to tell a
 # stream from a page (``StreamsWorker.admit``); longer ones wait for the parser.
 PEEK_BYTES = 1024
+# How long a stopped worker goes on accepting while its streams end
+# (``StreamsWorker._serve_while_streams_end``): 10,000 end in a fraction of a
+# second; one blocked mid-write is cut within two (streams.hub's stopping
+# write timeout, at its next tick).
+STREAMS_END_WAIT_SECONDS = 2.0
+STREAMS_END_POLL_SECONDS = 0.02
 # What a worker replaced by a reload logs when it goes on accepting.
 ACCEPTING_UNTIL_REPLACED = "replaced by a reload: serving new requests until a new worker listens"
 
@@ -159,6 +165,14 @@ class Admission:
             self.turn.start(self._admit)
 
 
+class StreamsHub(Protocol):
+    """What a worker's stop asks of its streams (streams.hub.Hub)."""
+
+    def stop_streams(self) -> None: ...
+
+    def streams_ending(self) -> bool: ...
+
+
 class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
     # The greenlets of streams the hub ended itself once the worker stopped
     # (streams.hub, ``Hub.finish``; set by streams.worker): the stop does not
@@ -166,6 +180,8 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
     ended_streams: Collection[Any] = frozenset()
     # Whether the stop found every other request done (not the graceful timeout).
     drained = False
+    # The hub of the worker's streams, once started (set by streams.worker).
+    stream_hub: StreamsHub | None = None
 
     def patch(self) -> None:
         # gevent's patching looks for plugins 25 times, and each look read
@@ -229,6 +245,8 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
             gevent.sleep(STOP_POLL_SECONDS)
         if handoff is not None and handoff.expected():
             self._serve_until_replaced(handoff)
+        elif self.stream_hub is not None:
+            self._serve_while_streams_end(self.stream_hub)
         for server in servers:
             server.close()  # no new connections; open ones finish
         deadline = time.monotonic() + self.cfg.graceful_timeout
@@ -255,6 +273,22 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
         while not handoff.ready() and time.monotonic() < deadline:
             self.notify()
             gevent.sleep(STOP_POLL_SECONDS)
+
+    def _serve_while_streams_end(self, hub: StreamsHub) -> None:
+        """A stopped worker accepts until its streams have ended, not just until told to stop.
+
+        Ending thousands of streams takes it a fraction of a second
+        (streams.hub, ``Hub.finish``). Closed as soon as the stop came, its
+        listener left every page asked for meanwhile in the queue for the
+        next service's boot, a second or more later in a restart
+        (docs/DESIGN.md, "Restart"). A stream asked for meanwhile ends at its
+        first wait, with the hub's retry, and is not waited for here.
+        """
+        hub.stop_streams()
+        deadline = time.monotonic() + STREAMS_END_WAIT_SECONDS
+        while hub.streams_ending() and time.monotonic() < deadline:
+            self.notify()
+            gevent.sleep(STREAMS_END_POLL_SECONDS)
 
     def serve(self, listener: Any) -> StreamServer:
         """Accept connections on one of gunicorn's listeners, and handle each in its greenlet."""

@@ -231,6 +231,8 @@ class Hub:
         self.stopping = False
         # The greenlet ending every stream once the worker stops (end_streams).
         self.ending: gevent.Greenlet | None = None
+        # The streams open when the worker stopped, until each has ended (stop_streams).
+        self.stopped_with: list[Client] = []
         # The retry a stream ended by the hub sends: shorter after a handoff.
         self.end_retry = RETRY_AFTER_END_MS
         # How this worker learns that a reload replaces it (gunicorn only).
@@ -957,6 +959,19 @@ class Hub:
         """Whether the hub may write a waiting client's bytes itself; else its
         greenlet does it all: a proxied protocol, a hang-up, or an ending stream."""
         return client.direct and not client.hangup and not self._ending(client)
+
+    def stop_streams(self) -> None:
+        """The worker stops: end every stream now, not at the ticker's next look.
+
+        ``streams_ending`` then tells whether one of those streams is still open.
+        """
+        self.stopped_with = self._clients()
+        self._begin_stop(lambda: True)
+
+    def streams_ending(self) -> bool:
+        """Whether a stream open when the worker stopped (``stop_streams``) is still open."""
+        self.stopped_with = [client for client in self.stopped_with if not client.closed]
+        return bool(self.stopped_with)
 
     def _begin_stop(self, should_stop: Callable[[], bool]) -> bool:
         """Start ending every stream if the worker stops (once); whether it began now."""

@@ -34,7 +34,8 @@ def worker_ready(worker: Any) -> None:
     # starts a graceful shutdown, well inside graceful_timeout; after a
     # reload, once a new worker listens (streams.handoff).
     started = hub.start(should_stop=lambda: not worker.alive, handoff=Handoff.from_environment())
-    # What the worker's stop does not wait for (streams.gunicorn_worker).
+    # What the worker's stop waits for, and what it does not (streams.gunicorn_worker).
+    worker.stream_hub = started
     worker.ended_streams = started.ended
     hub.wait_until_listening(HUB_LISTEN_WAIT_SECONDS)
 

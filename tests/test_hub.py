@@ -672,6 +672,28 @@ def test_a_stopping_hub_ends_a_waiting_stream_on_the_wire_without_waking_it(
     theirs.close()
 
 
+def test_a_stopped_hub_tells_when_the_streams_open_at_the_stop_have_ended(
+    hub: Hub, public_channel: Channel
+) -> None:
+    # The stopped worker accepts pages until then (streams.gunicorn_worker).
+    mine, theirs = gevent.socket.socketpair()
+    where = {"network": "libera", "channel": "python"}
+    stream = hub.stream(public_channel.pk, 0, mine, "HTTP/1.1", hub.generation, where)
+    serving = gevent.spawn(_as_gunicorn_serves, stream, mine)
+    _until(lambda: bool(hub._waiting()))
+    assert not hub.streams_ending()  # not stopped
+
+    hub.stop_streams()
+    assert hub.streams_ending()  # its ending has begun, not yet run
+    _until(lambda: not hub.streams_ending())
+
+    assert _read_until(theirs, lambda body: False, eof=True).endswith(b"\r\n0\r\n\r\n")
+    assert serving in hub.ended
+    serving.kill()
+    mine.close()
+    theirs.close()
+
+
 def _streams_open() -> float:
     return float(STREAMS_OPEN._value.get())  # prometheus_client keeps no public getter
 

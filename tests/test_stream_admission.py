@@ -8,6 +8,7 @@ from contextlib import nullcontext
 from typing import Any
 
 import gevent
+import gevent.event
 import gevent.socket
 import psycopg2
 import psycopg2.extensions
@@ -18,7 +19,7 @@ from gunicorn.glogging import Logger
 from psycogreen.gevent import patch_psycopg
 
 from irclogger.geventpool import direct_connection_params
-from streams.gunicorn_worker import Admission, StreamsWorker
+from streams.gunicorn_worker import STOP_POLL_SECONDS, Admission, StreamsWorker
 from streams.paths import is_stream_path, is_stream_request
 
 # What one reconnect costs a worker's core, about: the storm is CPU, not waiting.
@@ -248,6 +249,55 @@ def test_a_stream_keeps_no_frame_of_its_admission_while_it_streams() -> None:
     assert sorted(kept) == ["StreamsWorker.handle_request", "StreamsWorker.serve.<locals>.handle"]
     client.close()
     server.stop(timeout=1)
+
+
+class _EndingHub:
+    """The streams' side of a worker's stop: they have ended once the test says so."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.ended = gevent.event.Event()
+
+    def stop_streams(self) -> None:
+        self.stopped = True
+
+    def streams_ending(self) -> bool:
+        return not self.ended.is_set()
+
+
+class _StoppingWorker(_CountingWorker):
+    def notify(self) -> None:
+        pass  # gunicorn's heartbeat file is closed here
+
+
+def test_a_stopped_worker_answers_pages_until_its_streams_have_ended() -> None:
+    # Ending 10,000 streams takes a stopping worker a fraction of a second.
+    # Its listener, closed as soon as the stop came, left every page asked
+    # for meanwhile waiting in the queue for the next service's boot.
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    worker = _StoppingWorker(app)
+    listener = gevent.socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    address = listener.getsockname()
+    worker.sockets = [listener]
+    worker.stream_hub = hub = _EndingHub()
+    running = gevent.spawn(worker.run)
+    gevent.sleep(0.01)
+    worker.alive = False  # what gunicorn's handle_exit does on SIGTERM
+    gevent.sleep(3 * STOP_POLL_SECONDS)  # past the stop's first look
+    page = gevent.socket.create_connection(address)
+    page.settimeout(3)
+    page.sendall(b"GET /libera/python/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert page.recv(64).startswith(b"HTTP/1.1 200")
+    page.close()
+    assert hub.stopped and not running.dead  # it waits for its streams
+    hub.ended.set()
+    running.join(timeout=5)
+    assert running.dead and worker.drained
 
 
 @pytest.fixture
