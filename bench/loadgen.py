@@ -612,7 +612,9 @@ class LoadGenerator:
             if client.connect_seconds is None:
                 client.connect_seconds = time.monotonic() - started
             if client.dropped_at is not None and client.back_at is None:
-                client.back_at = time.time()
+                # When its headers came (``SseProtocol._accept``): in a storm
+                # this task resumes seconds later, the generator's lag, not the server's.
+                client.back_at = client.streaming_since
         elif not client.gave_up:
             client.failed = client.failed or "closed before the response headers"
             client.last_failure = f"{client.failed} after {time.monotonic() - started:.1f} s"

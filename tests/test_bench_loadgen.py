@@ -378,3 +378,32 @@ def test_a_drop_seen_before_the_fault_command_arrives_counts_in_its_storm():
     assert summary["dropped"] == 2 and summary["not_back"] == 1
     assert early.dropped_at is not None and early.back_at == early.streaming_since
     assert before.dropped_at is None
+
+
+def test_a_client_is_back_when_its_response_headers_come_not_when_its_task_runs_next(
+    monkeypatch,
+):
+    # In a storm the generator's loop is busy with thousands of clients: a
+    # reconnect's task resumed seconds after its response headers had come,
+    # and "all back" took those seconds for the server's (a restart: every
+    # stream open 19.8 s after the fault by the generator's own count, all
+    # back 32.2 s after the first drop).
+    accept = SseProtocol._accept
+
+    def busy_once_accepted(self, head):
+        accepted = accept(self, head)
+        asyncio.get_running_loop().call_soon(time.sleep, 0.5)  # the other clients
+        return accepted
+
+    monkeypatch.setattr(SseProtocol, "_accept", busy_once_accepted)
+    with _streaming_server() as url:
+        generator = LoadGenerator(url, 1, 10.0, follow=True)
+        [client] = generator.clients
+        client.dropped_at = time.time()  # ended by a fault
+
+        async def reconnect() -> None:
+            await generator.connect(client)
+            generator.transports[client.index].close()
+
+        asyncio.run(reconnect())
+    assert client.streaming_since > 0 and client.back_at == client.streaming_since
