@@ -168,16 +168,18 @@ class Admission:
 class StreamsHub(Protocol):
     """What a worker's stop asks of its streams (streams.hub.Hub)."""
 
+    @property
+    def ended(self) -> Collection[Any]:
+        """The greenlets of streams the hub ended itself once the worker stopped
+        (``Hub.finish``): the stop does not wait for them, the exit leaves them
+        to the kernel (streams.worker.exit_worker)."""
+
     def stop_streams(self) -> None: ...
 
     def streams_ending(self) -> bool: ...
 
 
 class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
-    # The greenlets of streams the hub ended itself once the worker stopped
-    # (streams.hub, ``Hub.finish``; set by streams.worker): the stop does not
-    # wait for them, the exit leaves them to the kernel (``exit_worker``).
-    ended_streams: Collection[Any] = frozenset()
     # Whether the stop found every other request done (not the graceful timeout).
     drained = False
     # The hub of the worker's streams, once started (set by streams.worker).
@@ -250,7 +252,8 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
         for server in servers:
             server.close()  # no new connections; open ones finish
         deadline = time.monotonic() + self.cfg.graceful_timeout
-        while any(_busy(server, self.ended_streams) for server in servers):
+        ended = self.stream_hub.ended if self.stream_hub is not None else frozenset()
+        while any(_busy(server, ended) for server in servers):
             if time.monotonic() > deadline:
                 self.log.warning("Worker graceful timeout (pid:%s)", self.pid)
                 for server in servers:

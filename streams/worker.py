@@ -36,7 +36,6 @@ def worker_ready(worker: Any) -> None:
     started = hub.start(should_stop=lambda: not worker.alive, handoff=Handoff.from_environment())
     # What the worker's stop waits for, and what it does not (streams.gunicorn_worker).
     worker.stream_hub = started
-    worker.ended_streams = started.ended
     hub.wait_until_listening(HUB_LISTEN_WAIT_SECONDS)
 
 
@@ -50,7 +49,8 @@ def exit_worker(worker: Any) -> None:
     connection, the pooled connections, the logs. A worker that did not
     drain (the graceful timeout, a failed boot) exits as gunicorn has it.
     """
-    if not getattr(worker, "drained", False) or not worker.ended_streams:
+    streams = getattr(worker, "stream_hub", None)
+    if not getattr(worker, "drained", False) or streams is None or not streams.ended:
         return
     hub.stop()
     close_pools()

@@ -256,13 +256,14 @@ class _EndingHub:
 
     def __init__(self) -> None:
         self.stopped = False
-        self.ended = gevent.event.Event()
+        self.all_ended = gevent.event.Event()
+        self.ended: set[Any] = set()  # none ended on the wire here
 
     def stop_streams(self) -> None:
         self.stopped = True
 
     def streams_ending(self) -> bool:
-        return not self.ended.is_set()
+        return not self.all_ended.is_set()
 
 
 class _StoppingWorker(_CountingWorker):
@@ -295,7 +296,7 @@ def test_a_stopped_worker_answers_pages_until_its_streams_have_ended() -> None:
     assert page.recv(64).startswith(b"HTTP/1.1 200")
     page.close()
     assert hub.stopped and not running.dead  # it waits for its streams
-    hub.ended.set()
+    hub.all_ended.set()
     running.join(timeout=5)
     assert running.dead and worker.drained
 
