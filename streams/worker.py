@@ -72,7 +72,9 @@ def ensure_psycopg_patched() -> None:
 
 def tune_gc() -> None:
     # Everything loaded so far (Django, the app) lives as long as the worker:
-    # keep it out of every future collection.
+    # keep it out of every future collection. The boot ran without any
+    # (conf/gunicorn.py, post_fork): from here on, the worker collects.
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    gc.enable()
