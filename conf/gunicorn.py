@@ -85,6 +85,14 @@ def on_starting(server: object) -> None:
     # Values a previous run left in a fixed directory would add to this one's.
     for stale in Path(metrics_dir).glob("*.db"):
         stale.unlink()
+    # A stopping master exits as soon as its workers have, not at its next
+    # tenth of a second: in a restart, pages wait for it (streams.gunicorn_master).
+    from streams.gunicorn_master import install
+
+    install(server)
+    # Imported before the workers fork (each imports it anyway), not by
+    # child_exit when one exits: 20 ms of a restart's gap otherwise.
+    import prometheus_client.multiprocess  # noqa: F401
 
 
 def on_reload(server: object) -> None:

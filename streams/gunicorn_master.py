@@ -1,0 +1,62 @@
+"""The gunicorn master's waits: over once a worker has exited, not at its next tenth of a second.
+
+Stopping, gunicorn's master looks for exited workers every 0.1 s, and after
+it has reaped the last one it sleeps another 0.1 s before it exits; a
+reload's master waits for its old workers the same way. In a restart
+those 0.1-0.2 s are part of the gap in which no process accepts: the old
+worker has closed its listener and the next service cannot start before
+the master is gone, so every page asked for meanwhile waits for them
+(docs/DESIGN.md, "Restart"). The master's sleeps here end once a child
+has exited, and reap it as gunicorn's loop does on SIGCHLD.
+
+The master loads this module (conf/gunicorn.py): it imports no Django.
+"""
+
+import os
+import time
+from typing import Any
+
+import gunicorn.arbiter
+
+# How often a sleeping master looks for an exited child: a system call,
+# not the master's loop, so a few milliseconds cost nothing.
+CHILD_POLL_SECONDS = 0.005
+
+
+class PromptClock:
+    """The time module as gunicorn's arbiter sees it: the same, but for ``sleep``."""
+
+    def __init__(self, arbiter: Any) -> None:
+        self.arbiter = arbiter
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less: until a child has exited, which the arbiter then reaps.
+
+        Reaped here, as its loop reaps on SIGCHLD (``handle_chld``), so a
+        stopping master's next look finds its last worker gone instead of
+        sleeping once more.
+        """
+        deadline = time.monotonic() + seconds
+        while not _a_child_has_exited():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(CHILD_POLL_SECONDS, left))
+        self.arbiter.handle_chld()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def _a_child_has_exited() -> bool:
+    try:
+        # WNOWAIT: look only; the arbiter's reaper collects the status.
+        exited = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # no children left
+        return False
+    return exited is not None
+
+
+def install(arbiter: Any) -> None:
+    """Make this master's sleeps end when a worker exits (conf/gunicorn.py, ``on_starting``)."""
+    gunicorn.arbiter.time = PromptClock(arbiter)
