@@ -73,10 +73,8 @@ def ensure_psycopg_patched() -> None:
 def tune_gc() -> None:
     # Everything loaded so far (Django, the app) lives as long as the worker:
     # keep it out of every future collection. The boot ran without any
-    # (conf/gunicorn.py, post_fork): from here on, the worker collects. No
-    # full collection first: it took 30-55 ms of a boot that a restart's
-    # pages wait for, to free what making classes and the logging config
-    # left behind (about 2,000 objects, 0.4 MB), which stays frozen instead.
+    # (conf/gunicorn.py, post_fork): from here on, the worker collects.
+    gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     gc.enable()
