@@ -73,7 +73,12 @@ def ensure_psycopg_patched() -> None:
 def tune_gc() -> None:
     # Everything loaded so far (Django, the app) lives as long as the worker:
     # keep it out of every future collection. The boot ran without any
-    # (conf/gunicorn.py, post_fork): from here on, the worker collects.
+    # (conf/gunicorn.py, post_fork): from here on, the worker collects. The
+    # full collection first stays: besides the boot's garbage, it counts
+    # what the worker holds, and CPython runs a later full collection only
+    # once a quarter as much again has piled up. Frozen without it, that
+    # count stays 0, and every 20th second-generation collection of a
+    # worker with thousands of streams would walk all of them.
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
