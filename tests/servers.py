@@ -4,6 +4,7 @@ Every server a test starts listens on 127.0.0.1 on a port the kernel chose,
 and is stopped by the fixture or context manager that started it.
 """
 
+import json
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from django.db import connection
 
@@ -62,6 +64,31 @@ def wait_for_port(
         except OSError:
             time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def run_in_child(script: str, service_dir: Path, **env: str) -> Any:
+    """Run ``script`` in a fresh interpreter at the root; its last line of output, read as JSON.
+
+    For what cannot be undone in the test's process (gevent's patching, the
+    collector's state). conf/gunicorn.py, if the script loads it, makes its
+    service directories under ``service_dir``.
+    """
+    child = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PROMETHEUS_MULTIPROC_DIR": str(service_dir / "metrics"),
+            "IRCLOGGER_HANDOFF_DIR": str(service_dir / "handoff"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    # The last line: a script that sets Django up logs on stdout before it.
+    return json.loads(child.stdout.splitlines()[-1])
 
 
 def child_database_url() -> str:

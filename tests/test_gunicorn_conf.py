@@ -14,7 +14,14 @@ from gunicorn.workers.ggevent import GeventWorker
 from streams.hub import TICK_SECONDS
 from streams.sse import RETRY_AFTER_END_MS
 from tests.nginx import get
-from tests.servers import ROOT, child_database_url, free_port, gunicorn, stop_process
+from tests.servers import (
+    ROOT,
+    child_database_url,
+    free_port,
+    gunicorn,
+    run_in_child,
+    stop_process,
+)
 
 _READ_CONF = """
 import json, runpy
@@ -197,19 +204,14 @@ print(json.dumps({
 """
 
 
-def test_a_worker_reads_the_packages_entry_points_once_while_gevent_patches() -> None:
+def test_a_worker_reads_the_packages_entry_points_once_while_gevent_patches(
+    tmp_path: Path,
+) -> None:
     # gevent's patch_all looks for plugins 25 times, and each look read every
     # installed package's metadata: 0.1-0.15 s of every worker's boot, which
     # a restart's readers and pages wait for.
-    child = subprocess.run(
-        [sys.executable, "-c", COUNT_ENTRY_POINT_READS],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert json.loads(child.stdout) == {"reads": 1, "socket patched": True, "restored": True}
+    figures = run_in_child(COUNT_ENTRY_POINT_READS, tmp_path)
+    assert figures == {"reads": 1, "socket patched": True, "restored": True}
 
 
 # Run in a child: the collector's state and gc.freeze are the process's.
@@ -246,24 +248,13 @@ def test_a_worker_boots_without_collections_and_collects_once_it_is_ready(
     # A boot allocates what lives as long as the worker: the collections
     # its imports set off found nothing to free and took a tenth of the
     # load, which a restart's readers and pages wait for.
-    env = {
-        **os.environ,
-        "DATABASE_URL": child_database_url(),
-        "DJANGO_SETTINGS_MODULE": "irclogger.settings",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        "IRCLOGGER_HANDOFF_DIR": str(tmp_path / "handoff"),
-    }
-    child = subprocess.run(
-        [sys.executable, "-c", BOOT_WITHOUT_COLLECTIONS],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    figures = run_in_child(
+        BOOT_WITHOUT_COLLECTIONS,
+        tmp_path,
+        DATABASE_URL=child_database_url(),
+        DJANGO_SETTINGS_MODULE="irclogger.settings",
     )
-    # The last line: Django's setup logs on stdout before it.
-    assert json.loads(child.stdout.splitlines()[-1]) == {
+    assert figures == {
         "booting": {"enabled": False, "collections": 0},
         # One, before the freeze: besides freeing the boot's garbage, it sets
         # how many objects the worker holds, which paces its later full

@@ -1,10 +1,8 @@
 """The gunicorn master's waits while it stops or reloads (streams.gunicorn_master)."""
 
-import json
-import subprocess
-import sys
+from pathlib import Path
 
-from tests.servers import ROOT
+from tests.servers import run_in_child
 
 # Run in a child: the test's own process may have children of its own that
 # exit at any time (servers other tests started), and the clock is
@@ -44,25 +42,11 @@ print(json.dumps({
 """
 
 
-def test_a_stopping_masters_sleep_ends_as_soon_as_a_worker_has_exited(tmp_path) -> None:
+def test_a_stopping_masters_sleep_ends_as_soon_as_a_worker_has_exited(tmp_path: Path) -> None:
     # Stopping, gunicorn's master looked for exited workers every 0.1 s and
     # slept another 0.1 s after reaping the last: 0.1-0.2 s of a restart in
     # which no process accepts, and every page asked for waits.
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-        "IRCLOGGER_HANDOFF_DIR": str(tmp_path / "handoff"),
-    }
-    child = subprocess.run(
-        [sys.executable, "-c", SLEEPS],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    figures = json.loads(child.stdout)
+    figures = run_in_child(SLEEPS, tmp_path)
     slept, reaps = figures["with none exited"]
     assert slept >= 0.3 and reaps == 0
     # A bound far from both: 30 s asked for, a few milliseconds taken.
