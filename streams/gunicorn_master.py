@@ -27,7 +27,8 @@ class PromptClock:
     """The time module as gunicorn's arbiter sees it: the same, but for ``sleep``."""
 
     def __init__(self, arbiter: Any) -> None:
-        self.arbiter = arbiter
+        # Taken now: a gunicorn without it fails at start, not at a stop.
+        self.reap = arbiter.handle_chld
 
     def sleep(self, seconds: float) -> None:
         """Sleep ``seconds``, or less: until a child has exited, which the arbiter then reaps.
@@ -42,7 +43,7 @@ class PromptClock:
             if left <= 0:
                 return
             time.sleep(min(CHILD_POLL_SECONDS, left))
-        self.arbiter.handle_chld()
+        self.reap()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
