@@ -178,6 +178,8 @@ class StreamsHub(Protocol):
 
     def streams_ending(self) -> bool: ...
 
+    def release_ended_sockets(self) -> None: ...
+
 
 class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
     # Whether the stop found every other request done (not the graceful timeout).
@@ -292,6 +294,7 @@ class StreamsWorker(GeventWorker):  # type: ignore[misc]  # gunicorn is untyped
         while hub.streams_ending() and time.monotonic() < deadline:
             self.notify()
             gevent.sleep(STREAMS_END_POLL_SECONDS)
+        hub.release_ended_sockets()
 
     def serve(self, listener: Any) -> StreamServer:
         """Accept connections on one of gunicorn's listeners, and handle each in its greenlet."""

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import os
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -668,6 +669,36 @@ def test_a_stopping_hub_ends_a_waiting_stream_on_the_wire_without_waking_it(
     # Unwound after all (a worker's graceful timeout kills what is left): nothing twice.
     serving.kill()
     assert _streams_open() == open_before
+    mine.close()
+    theirs.close()
+
+
+def test_a_stopping_hub_gives_back_the_sockets_it_ended_keeping_their_numbers_taken(
+    hub: Hub, public_channel: Channel
+) -> None:
+    # Closing 10,000 sockets took a stopping worker's exit 40-60 ms of a
+    # restart's gap, after it had stopped accepting: given back while it
+    # still accepts, they cost the exit nothing. Their numbers stay taken:
+    # the greenlets left waiting still hold them, and a connection accepted
+    # meanwhile must not get one.
+    mine, theirs = gevent.socket.socketpair()
+    where = {"network": "libera", "channel": "python"}
+    stream = hub.stream(public_channel.pk, 0, mine, "HTTP/1.1", hub.generation, where)
+    serving = gevent.spawn(_as_gunicorn_serves, stream, mine)
+    _until(lambda: bool(hub._waiting()))
+    hub.end_streams()
+    _read_until(theirs, lambda body: False, eof=True)
+    theirs.sendall(b"x")  # ended for writing only: the connection is still there
+
+    hub.release_ended_sockets()
+
+    with pytest.raises((BrokenPipeError, ConnectionResetError)):
+        theirs.sendall(b"x")  # gone
+    accepted_meanwhile = socket.socket()
+    assert accepted_meanwhile.fileno() != mine.fileno()
+    assert os.fstat(mine.fileno())  # still open: taken by a stand-in
+    accepted_meanwhile.close()
+    serving.kill()  # unwound after all (a graceful timeout): it closes the stand-in
     mine.close()
     theirs.close()
 
