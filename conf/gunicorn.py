@@ -179,7 +179,7 @@ def post_fork(server: object, worker: object) -> None:
     patch_psycopg()
     # The boot builds what lives as long as the worker: the collections its
     # imports set off (hundreds) found nothing to free and took a tenth of
-    # the load, which a restart's readers and pages wait for. Collected and
+    # the load, which a restart's readers and pages wait for. Frozen and
     # on again once the worker is ready (streams.worker.tune_gc).
     gc.disable()
 
