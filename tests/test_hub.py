@@ -6,6 +6,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import gevent
@@ -643,6 +644,28 @@ def _as_gunicorn_serves(stream: Iterator[bytes], sock: socket.socket) -> None:
     sock.shutdown(socket.SHUT_WR)
 
 
+class _Served(NamedTuple):
+    mine: socket.socket  # the worker's end
+    theirs: socket.socket  # the reader's
+    serving: gevent.Greenlet
+
+
+@contextmanager
+def _waiting_stream(hub: Hub, channel: Channel) -> Iterator[_Served]:
+    """A stream served as gunicorn's gevent worker serves it, waiting for lines; ended after."""
+    mine, theirs = gevent.socket.socketpair()  # as gunicorn's gevent worker has them
+    where = {"network": "libera", "channel": "python"}
+    stream = hub.stream(channel.pk, 0, mine, "HTTP/1.1", hub.generation, where)
+    serving = gevent.spawn(_as_gunicorn_serves, stream, mine)
+    try:
+        _until(lambda: bool(hub._waiting()))
+        yield _Served(mine, theirs, serving)
+    finally:
+        serving.kill()
+        mine.close()
+        theirs.close()
+
+
 def test_a_stopping_hub_ends_a_waiting_stream_on_the_wire_without_waking_it(
     hub: Hub, public_channel: Channel
 ) -> None:
@@ -651,26 +674,20 @@ def test_a_stopping_hub_ends_a_waiting_stream_on_the_wire_without_waking_it(
     # greenlet wrote its last frame, then unwound through Django and gunicorn:
     # 10,000 took 1.8 s. The hub writes the last frame and the response's end
     # itself and leaves the greenlet waiting: the worker exits without it.
-    mine, theirs = gevent.socket.socketpair()  # as gunicorn's gevent worker has them
-    where = {"network": "libera", "channel": "python"}
-    stream = hub.stream(public_channel.pk, 0, mine, "HTTP/1.1", hub.generation, where)
     open_before = _streams_open()
-    serving = gevent.spawn(_as_gunicorn_serves, stream, mine)
-    _until(lambda: bool(hub._waiting()))
-    assert _streams_open() == open_before + 1
+    with _waiting_stream(hub, public_channel) as (_mine, theirs, serving):
+        assert _streams_open() == open_before + 1
 
-    hub.end_streams()  # stopped for good: no reload replaces this worker
+        hub.end_streams()  # stopped for good: no reload replaces this worker
 
-    received = _read_until(theirs, lambda body: False, eof=True)
-    events = _dechunk(received).split(b"\n\n")
-    assert events[-2].startswith(b"retry: ") and received.endswith(b"\r\n0\r\n\r\n")
-    assert not serving.dead and serving in hub.ended  # never woken: left for the exit
-    assert not hub._waiting() and _streams_open() == open_before
-    # Unwound after all (a worker's graceful timeout kills what is left): nothing twice.
-    serving.kill()
-    assert _streams_open() == open_before
-    mine.close()
-    theirs.close()
+        received = _read_until(theirs, lambda body: False, eof=True)
+        events = _dechunk(received).split(b"\n\n")
+        assert events[-2].startswith(b"retry: ") and received.endswith(b"\r\n0\r\n\r\n")
+        assert not serving.dead and serving in hub.ended  # never woken: left for the exit
+        assert not hub._waiting() and _streams_open() == open_before
+        # Unwound after all (a worker's graceful timeout kills what is left): nothing twice.
+        serving.kill()
+        assert _streams_open() == open_before
 
 
 def test_a_stopping_hub_gives_back_the_sockets_it_ended_keeping_their_numbers_taken(
@@ -681,48 +698,35 @@ def test_a_stopping_hub_gives_back_the_sockets_it_ended_keeping_their_numbers_ta
     # still accepts, they cost the exit nothing. Their numbers stay taken:
     # the greenlets left waiting still hold them, and a connection accepted
     # meanwhile must not get one.
-    mine, theirs = gevent.socket.socketpair()
-    where = {"network": "libera", "channel": "python"}
-    stream = hub.stream(public_channel.pk, 0, mine, "HTTP/1.1", hub.generation, where)
-    serving = gevent.spawn(_as_gunicorn_serves, stream, mine)
-    _until(lambda: bool(hub._waiting()))
-    hub.end_streams()
-    _read_until(theirs, lambda body: False, eof=True)
-    theirs.sendall(b"x")  # ended for writing only: the connection is still there
+    with _waiting_stream(hub, public_channel) as (mine, theirs, _serving):
+        hub.end_streams()
+        _read_until(theirs, lambda body: False, eof=True)
+        theirs.sendall(b"x")  # ended for writing only: the connection is still there
 
-    hub.release_ended_sockets()
+        hub.release_ended_sockets()
 
-    with pytest.raises((BrokenPipeError, ConnectionResetError)):
-        theirs.sendall(b"x")  # gone
-    accepted_meanwhile = socket.socket()
-    assert accepted_meanwhile.fileno() != mine.fileno()
-    assert os.fstat(mine.fileno())  # still open: taken by a stand-in
-    accepted_meanwhile.close()
-    serving.kill()  # unwound after all (a graceful timeout): it closes the stand-in
-    mine.close()
-    theirs.close()
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            theirs.sendall(b"x")  # gone
+        accepted_meanwhile = socket.socket()
+        assert accepted_meanwhile.fileno() != mine.fileno()
+        assert os.fstat(mine.fileno())  # still open: taken by a stand-in
+        accepted_meanwhile.close()
+        # Unwound after all (a graceful timeout), the greenlet closes the stand-in.
 
 
 def test_a_stopped_hub_tells_when_the_streams_open_at_the_stop_have_ended(
     hub: Hub, public_channel: Channel
 ) -> None:
     # The stopped worker accepts pages until then (streams.gunicorn_worker).
-    mine, theirs = gevent.socket.socketpair()
-    where = {"network": "libera", "channel": "python"}
-    stream = hub.stream(public_channel.pk, 0, mine, "HTTP/1.1", hub.generation, where)
-    serving = gevent.spawn(_as_gunicorn_serves, stream, mine)
-    _until(lambda: bool(hub._waiting()))
-    assert not hub.streams_ending()  # not stopped
+    with _waiting_stream(hub, public_channel) as (_mine, theirs, serving):
+        assert not hub.streams_ending()  # not stopped
 
-    hub.stop_streams()
-    assert hub.streams_ending()  # its ending has begun, not yet run
-    _until(lambda: not hub.streams_ending())
+        hub.stop_streams()
+        assert hub.streams_ending()  # its ending has begun, not yet run
+        _until(lambda: not hub.streams_ending())
 
-    assert _read_until(theirs, lambda body: False, eof=True).endswith(b"\r\n0\r\n\r\n")
-    assert serving in hub.ended
-    serving.kill()
-    mine.close()
-    theirs.close()
+        assert _read_until(theirs, lambda body: False, eof=True).endswith(b"\r\n0\r\n\r\n")
+        assert serving in hub.ended
 
 
 def _streams_open() -> float:
