@@ -1089,7 +1089,7 @@ class Hub:
         try:
             for count, fd in enumerate(self.ended_fds, 1):
                 with contextlib.suppress(OSError):  # already closed by its greenlet
-                    os.dup2(stand_in.fileno(), fd)
+                    os.dup2(stand_in.fileno(), fd, inheritable=False)
                 if count % PUSH_YIELD_EVERY == 0:
                     gevent.sleep(POLL_YIELD_SECONDS)
         finally:
