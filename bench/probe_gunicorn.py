@@ -12,6 +12,7 @@ unreachable objects were), what the allocator then gives back, and what
 stays (live objects, or fragmentation).
 """
 
+import ctypes
 import gc
 import json
 import os
@@ -59,9 +60,7 @@ def _collect(path: Path) -> None:
     gc.set_debug(0)
     gc.collect()
     after_collect = _rss_mb()
-    from streams.worker import give_back_memory  # what the worker does each minute
-
-    trimmed = give_back_memory()
+    trimmed = _malloc_trim()
     _write(
         path,
         {
@@ -92,6 +91,15 @@ def _state() -> dict[str, Any]:
 def _rss_mb() -> float:
     pages = int(Path("/proc/self/statm").read_text().split()[1])
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _malloc_trim() -> bool:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    libc.malloc_trim(0)
+    return True
 
 
 def _write(path: Path, payload: dict[str, Any]) -> None:

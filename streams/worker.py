@@ -3,14 +3,12 @@
 conf/gunicorn.py calls ``worker_ready`` from ``post_worker_init``.
 """
 
-import ctypes
 import gc
 import logging
 import os
 import sys
 from typing import Any
 
-import gevent
 import psycopg2.extensions
 from django.core.exceptions import ImproperlyConfigured
 from gevent import monkey
@@ -27,16 +25,11 @@ GC_THRESHOLDS = (50_000, 20, 20)
 # included) and its first streams find the live path there; a database that
 # has not answered by then leaves the hub retrying, and /healthz saying so.
 HUB_LISTEN_WAIT_SECONDS = 5.0
-# How often a worker gives back the memory its allocator keeps (``give_back_memory``):
-# each time walks the allocator's free lists, 5-30 ms of the loop for a heap
-# of 100-600 MB, so not at every tick.
-MEMORY_GIVE_BACK_SECONDS = 60.0
 
 
 def worker_ready(worker: Any) -> None:
     ensure_psycopg_patched()
     tune_gc()
-    start_giving_back_memory()
     # Streams end themselves (with a jittered retry) as soon as gunicorn
     # starts a graceful shutdown, well inside graceful_timeout; after a
     # reload, once a new worker listens (streams.handoff).
@@ -65,33 +58,6 @@ def exit_worker(worker: Any) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
-
-
-def give_back_memory() -> bool:
-    """Give the system back the free memory glibc's allocator keeps; False without glibc.
-
-    What a storm's thousands of reconnects allocated and freed stays in the
-    allocator's heap wherever a live block sits above it: the worker's RSS
-    ratchets up after each peak, though it holds no more objects (docs/DESIGN.md,
-    "Memory per stream"). ``malloc_trim(0)`` returns every free page of the
-    heap, not only its top.
-    """
-    try:
-        trim = ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # another C library (musl)
-        return False
-    trim(0)
-    return True
-
-
-def start_giving_back_memory(every_seconds: float = MEMORY_GIVE_BACK_SECONDS) -> None:
-    """Give back the allocator's free memory every ``every_seconds``, in a greenlet."""
-
-    def give_back_forever() -> None:
-        while give_back_memory():
-            gevent.sleep(every_seconds)
-
-    gevent.spawn_later(every_seconds, give_back_forever)
 
 
 def ensure_psycopg_patched() -> None:
