@@ -259,10 +259,9 @@ class Hub:
         self.epoch = 0
         self.greenlets: list[gevent.Greenlet] = []
         # The greenlets of streams the hub ended itself on a stopping worker
-        # (``finish``): they wait for the worker's exit, not for a turn.
-        self.ended: set[Any] = set()
-        # Their sockets' numbers, until given back (``release_ended_sockets``).
-        self.ended_fds: list[int] = []
+        # (``finish``): they wait for the worker's exit, not for a turn. Each
+        # with its socket's number (``release_ended_sockets``).
+        self.ended: dict[Any, int] = {}
         # The streams let in by a session (a member's, staff's), by when
         # that session expires (monotonic): the tick ends them then, as a
         # logout would (a heap; the counter breaks ties between deadlines).
@@ -1070,8 +1069,7 @@ class Hub:
         client.waiter = None  # the hub's sends and wakes pass it by from now on
         client.ended = True
         _shut_down(client, socket.SHUT_WR)
-        self.ended.add(client.greenlet)
-        self.ended_fds.append(client.fd)
+        self.ended[client.greenlet] = client.fd
         self.close_stream(client, "ended")
         return True
 
@@ -1083,18 +1081,18 @@ class Hub:
         (docs/DESIGN.md, "Restart"). Given back while it still accepts, they
         cost the exit nothing. Each number is taken over by one unconnected
         stand-in socket rather than closed: the greenlets left waiting still
-        hold it, and a connection accepted meanwhile must not get it.
+        hold it, and a connection accepted meanwhile must not get it. Those
+        greenlets never run between their end and this (only a graceful
+        timeout, later, kills them), so each number is still their socket's.
         """
         stand_in = socket.socket()
         try:
-            for count, fd in enumerate(self.ended_fds, 1):
-                with contextlib.suppress(OSError):  # already closed by its greenlet
-                    os.dup2(stand_in.fileno(), fd, inheritable=False)
+            for count, fd in enumerate(self.ended.values(), 1):
+                os.dup2(stand_in.fileno(), fd, inheritable=False)
                 if count % PUSH_YIELD_EVERY == 0:
                     gevent.sleep(POLL_YIELD_SECONDS)
         finally:
             stand_in.close()
-        self.ended_fds = []
 
     def end_with_session(self, client: Client, seconds: float) -> None:
         """End this stream, as revoked, once the session that let it in expires.
