@@ -10,16 +10,26 @@ excepted). SIGUSR2 asks for a full collection, then malloc_trim(0), with
 the RSS after each: what a collection frees (and of which types the
 unreachable objects were), what the allocator then gives back, and what
 stays (live objects, or fragmentation).
+
+With SOAK_PROBE_TRACEMALLOC=<frames>, each worker also traces Python's
+allocations from its post_worker_init on, with that many frames each, and
+dumps a snapshot beside every sample (<pid>-<n>.tracemalloc, for
+``tracemalloc.Snapshot.load``): which lines hold what the worker gained
+between two samples.
 """
 
 import ctypes
 import gc
+import itertools
 import json
 import os
 import runpy
 import signal
 import time
+import tracemalloc
+import types
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +45,9 @@ def post_worker_init(worker: Any) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{os.getpid()}.jsonl"
     seconds = float(os.environ.get("SOAK_PROBE_SECONDS", "30"))
+    frames = int(os.environ.get("SOAK_PROBE_TRACEMALLOC", "0"))
+    if frames:
+        tracemalloc.start(frames)
     gevent.spawn(_sample_forever, path, seconds)
     gevent.signal_handler(signal.SIGUSR2, lambda: gevent.spawn(_collect, path))
 
@@ -42,13 +55,18 @@ def post_worker_init(worker: Any) -> None:
 def _sample_forever(path: Path, seconds: float) -> None:
     import gevent
 
-    while True:
+    for taken in itertools.count():
         _write(path, {"kind": "sample", **_state()})
+        if tracemalloc.is_tracing():
+            tracemalloc.take_snapshot().dump(
+                str(path.with_name(f"{path.stem}-{taken}.tracemalloc"))
+            )
         gevent.sleep(seconds)
 
 
 def _collect(path: Path) -> None:
     before = _state()
+    holders = _big_bytes_holders()
     started = time.perf_counter()
     # Keep what the collection finds (instead of freeing it) long enough to
     # say what it is, then free it with a second collection.
@@ -72,8 +90,47 @@ def _collect(path: Path) -> None:
             "rss_after_collect_mb": after_collect,
             "rss_after_trim_mb": _rss_mb() if trimmed else None,
             "tracked_after": len(gc.get_objects()),
+            "big_bytes_holders": holders,
         },
     )
+
+
+def _big_bytes_holders(least: int = 4096) -> list[tuple[str, int, float]]:
+    """What holds the worker's large bytes objects: (holder, objects, MB), most MB first.
+
+    A holder is a frame (its function and line), or a container's type. Each
+    object counts once per holder, so a buffer shared by many streams shows
+    under each of them.
+    """
+    import gevent
+
+    held: Counter[str] = Counter()
+    sizes: Counter[str] = Counter()
+
+    def count(holder: object, referents: Iterable[object]) -> None:
+        for referent in referents:
+            if isinstance(referent, (bytes, bytearray)) and len(referent) >= least:
+                name = _holder_name(holder)
+                held[name] += 1
+                sizes[name] += len(referent)
+
+    for holder in gc.get_objects():
+        count(holder, gc.get_referents(holder))
+        # A suspended greenlet's frames are not among the collector's objects.
+        if isinstance(holder, gevent.Greenlet):
+            frame = holder.gr_frame
+            while frame is not None:
+                count(frame, frame.f_locals.values())
+                frame = frame.f_back
+    return [(name, held[name], round(size / 2**20, 2)) for name, size in sizes.most_common(15)]
+
+
+def _holder_name(holder: object) -> str:
+    if isinstance(holder, types.FrameType):
+        return f"frame {holder.f_code.co_qualname}:{holder.f_lineno}"
+    if isinstance(holder, dict):
+        return "dict"
+    return f"{type(holder).__module__}.{type(holder).__qualname__}"
 
 
 def _state() -> dict[str, Any]:
@@ -85,7 +142,12 @@ def _state() -> dict[str, Any]:
         "gc_threshold": gc.get_threshold(),
         "tracked": len(gc.get_objects()),
         "frozen": gc.get_freeze_count(),
+        "traced_mb": _traced_mb(),
     }
+
+
+def _traced_mb() -> float | None:
+    return tracemalloc.get_traced_memory()[0] / 2**20 if tracemalloc.is_tracing() else None
 
 
 def _rss_mb() -> float:
