@@ -306,11 +306,18 @@ class Hub:
                 yield retry_frame()
                 reason = "ended"
                 return
-            replay = retry_frame() + self.replay(client, requested)
+            replayed = self.replay(client, requested)
             release_connection()  # an open stream holds no connection
             client.writing = self.clock
-            yield replay
+            yield retry_frame() + replayed
             client.writing = 0.0
+            if replayed:
+                # Lines from PostgreSQL, up to REPLAY_LIMIT rendered: gunicorn
+                # holds the last item it wrote until it asks for the next, and
+                # the stream waits for minutes (docs/DESIGN.md, "Memory per
+                # stream"). An empty item it writes nothing for.
+                del replayed
+                yield b""
             if client.direct:
                 self.serve(client)
             else:
@@ -491,6 +498,10 @@ class Hub:
                 client.gone = True
                 return
             client.writing = 0.0
+            # The next write waits, mostly for minutes (the hub writes later
+            # lines itself): what was just written, up to a ring batch, must
+            # not stay alive for it.
+            del data
 
     def _next_write(self, client: Client) -> bytes | None:
         """The stream's next write, in the client's framing; None when it ends."""

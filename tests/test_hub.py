@@ -511,6 +511,38 @@ def test_a_burst_longer_than_one_write_reaches_a_waiting_reader_whole(
     assert _line_ids_received(served, count) == list(range(1, count + 1))
 
 
+def test_a_waiting_reader_holds_none_of_what_it_wrote(
+    served: Served, public_channel: Channel
+) -> None:
+    # A reader's greenlet writes only what the hub could not (a reconnect's
+    # first frames, the rest of a burst) and then waits, for minutes: the hub
+    # writes every later line itself. What it wrote last, up to WRITE_FRAMES
+    # frames, stayed alive for that wait: one buffer per reconnected stream,
+    # the soak's worker growing cycle after cycle.
+    count = WRITE_FRAMES + 20  # the reader is woken to write the last 20
+    now = dt.datetime.now(dt.UTC)
+    rows = [
+        ShownLine(n, now, "message", "bob", "", f"line {n}", public_channel.pk)
+        for n in range(1, count + 1)
+    ]
+    served.hub.deliver(rows)
+    _read_until(served.theirs, lambda body: len(_ids([_dechunk_prefix(body)])) >= count)
+    _until(lambda: served.client.waiter is not None)
+
+    written = [data for data, _last_id in served.client.ring.shared.values()]
+    assert written  # what the hub and the reader wrote, joined once
+    held = [value for value in _locals(served.serving) if isinstance(value, bytes)]
+    assert not [data for data in written if any(data is value for value in held)]
+
+
+def _locals(greenlet: gevent.Greenlet) -> Iterator[object]:
+    """The values a suspended greenlet's frames hold."""
+    frame = greenlet.gr_frame
+    while frame is not None:
+        yield from frame.f_locals.values()
+        frame = frame.f_back
+
+
 def test_readers_at_one_position_get_one_write_each_minus_what_they_have() -> None:
     # The hub writes the position's joined frames once for every reader that
     # lacks them all; a reader that replayed the first of them gets the rest.

@@ -72,3 +72,38 @@ def test_stream_connects_that_query_leave_no_database_wrapper_to_collect(
     garbage = dict(found["garbage_types"])  # type: ignore[call-overload]
     wrappers = {name: count for name, count in garbage.items() if "DatabaseWrapper" in name}
     assert wrappers == {}, found["garbage_types"]
+
+
+@pytest.mark.parametrize(
+    "ring_size",
+    [
+        pytest.param("1000", id="replayed from the ring"),
+        pytest.param("10", id="replayed from PostgreSQL"),
+    ],
+)
+def test_open_streams_hold_none_of_what_they_wrote(
+    tmp_path: Path, public_channel: Channel, ring_size: str
+) -> None:
+    # Each stream waits for minutes once it has written its replay (the hub
+    # writes later lines itself): whatever its stack still points to lives
+    # that long, per stream. A replay from PostgreSQL is up to REPLAY_LIMIT
+    # rendered lines; the stream's own frame and gunicorn's, which holds the
+    # last item it wrote until it asks for the next, both kept it.
+    lines = publish(public_channel, 40, text="x" * 3000)
+    probe = tmp_path / "probe"
+    with gunicorn(
+        tmp_path,
+        config="bench/probe_gunicorn.py",
+        SOAK_PROBE_DIR=str(probe),
+        SOAK_PROBE_SECONDS="3600",
+        STREAM_RING_SIZE=ring_size,
+    ) as server:
+        streams = [connected(server.port, PATH, last_event_id=lines[0].id) for _ in range(5)]
+        for stream in streams:
+            while stream.next_event("line").id != str(lines[-1].id):
+                pass  # the replay, read to its end
+        found = _collection(probe, _worker_pid(server.process.pid))
+        for stream in streams:
+            stream.close()
+    holders: list[list[object]] = found["big_bytes_holders"]  # type: ignore[assignment]
+    assert [holder for holder in holders if str(holder[0]).startswith("frame ")] == [], holders
