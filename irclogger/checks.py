@@ -1,8 +1,12 @@
 """Deploy-time mistakes, caught by ``manage.py check --deploy`` and at start-up.
 
-``refuse_unsafe_settings()`` runs the same checks when gunicorn loads the app
-(irclogger.wsgi): a service with unsafe settings stops there, with the
-message naming the variable, instead of serving.
+``refuse_unsafe_settings()`` runs the checks of settings (security and
+database) when gunicorn loads the app (irclogger.wsgi): a service with unsafe
+settings stops there, with the message naming the variable, instead of
+serving. The checks of the code (models, the admin, URLs, templates) give
+the same answer on every boot of a commit: the tests run them
+(tests/test_startup_checks.py), and every worker's boot, which a restart's
+readers wait for, is spared them (docs/DESIGN.md, "Restart").
 """
 
 from collections.abc import Sequence
@@ -12,6 +16,9 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
+
+# What a boot checks: the settings, which differ from one deploy to the next.
+BOOT_TAGS = (Tags.security, Tags.database)
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1", "testserver"}
 
@@ -85,7 +92,7 @@ def unsafe_settings() -> list[CheckMessage]:
     """Every deploy check's error, and the warnings that matter once DEBUG is off."""
     return [
         message
-        for message in run_checks(include_deployment_checks=True)
+        for message in run_checks(include_deployment_checks=True, tags=BOOT_TAGS)
         if message.is_serious()
         or (not settings.DEBUG and message.id in FATAL_WARNINGS_WITHOUT_DEBUG)
     ]

@@ -2,7 +2,9 @@
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,3 +65,41 @@ def test_gunicorn_starts_with_safe_production_settings(tmp_path: Path) -> None:
         response = get(server.port, "/healthz")
     assert response.status == 200
     assert "unsafe settings" not in server.log()
+
+
+def test_the_code_passes_djangos_system_checks() -> None:
+    # The boot runs only the checks of settings (irclogger.checks): the
+    # checks of models, the admin, URLs and templates are the code's, and
+    # are run here, once, instead of in every worker's boot.
+    from django.core.checks import run_checks
+
+    assert [str(message) for message in run_checks() if message.is_serious()] == []
+
+
+def test_the_boot_refuses_unsafe_settings_but_leaves_the_code_checks_to_the_tests(
+    settings: Any,
+) -> None:
+    # The tests' own settings are a developer's, safe only with DEBUG on.
+    settings.DEBUG = True
+    from django.core.checks import Error, Tags, register, registry
+    from django.core.exceptions import ImproperlyConfigured
+
+    from irclogger.checks import refuse_unsafe_settings
+
+    def failing(tag: str) -> Callable[..., list[Error]]:
+        def check(app_configs: object, **kwargs: object) -> list[Error]:
+            return [Error(f"a failing {tag} check", id=f"tests.E{tag}")]
+
+        return check
+
+    code_check = register(failing("models"), Tags.models)
+    try:
+        refuse_unsafe_settings()
+        settings_check = register(failing("security"), Tags.security, deploy=True)
+        try:
+            with pytest.raises(ImproperlyConfigured, match="a failing security check"):
+                refuse_unsafe_settings()
+        finally:
+            registry.registry.deployment_checks.discard(settings_check)
+    finally:
+        registry.registry.registered_checks.discard(code_check)
