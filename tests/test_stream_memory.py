@@ -13,13 +13,15 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from irclogger.models import Channel
 from tests.conftest import publish
-from tests.servers import gunicorn
+from tests.servers import Gunicorn, gunicorn
 from tests.sseclient import connected
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -27,6 +29,22 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PATH = "/libera/python/stream/"
 CONNECTS = 30
 WAIT_SECONDS = 20.0
+
+
+@contextmanager
+def _probed_gunicorn(
+    tmp_path: Path, ring_size: str = "1000"
+) -> Iterator[tuple[Gunicorn, Callable[[], dict[str, object]]]]:
+    """One worker with the soak's probe, and a call that asks it for a full collection."""
+    probe = tmp_path / "probe"
+    with gunicorn(
+        tmp_path,
+        config="bench/probe_gunicorn.py",
+        SOAK_PROBE_DIR=str(probe),
+        SOAK_PROBE_SECONDS="3600",
+        STREAM_RING_SIZE=ring_size,
+    ) as server:
+        yield server, lambda: _collection(probe, _worker_pid(server.process.pid))
 
 
 def _worker_pid(master_pid: int) -> int:
@@ -53,13 +71,7 @@ def test_stream_connects_that_query_leave_no_database_wrapper_to_collect(
     tmp_path: Path, public_channel: Channel
 ) -> None:
     [line] = publish(public_channel, 1)
-    probe = tmp_path / "probe"
-    with gunicorn(
-        tmp_path,
-        config="bench/probe_gunicorn.py",
-        SOAK_PROBE_DIR=str(probe),
-        SOAK_PROBE_SECONDS="3600",
-    ) as server:
+    with _probed_gunicorn(tmp_path) as (server, collect):
         for _ in range(CONNECTS):
             # A Last-Event-ID the new worker's ring cannot vouch for: each
             # connect replays from PostgreSQL, on a connection of its own.
@@ -68,7 +80,7 @@ def test_stream_connects_that_query_leave_no_database_wrapper_to_collect(
         for _ in range(CONNECTS):
             stream = connected(server.port, PATH)
             stream.close()
-        found = _collection(probe, _worker_pid(server.process.pid))
+        found = collect()
     garbage = dict(found["garbage_types"])  # type: ignore[call-overload]
     wrappers = {name: count for name, count in garbage.items() if "DatabaseWrapper" in name}
     assert wrappers == {}, found["garbage_types"]
@@ -90,19 +102,12 @@ def test_open_streams_hold_none_of_what_they_wrote(
     # rendered lines; the stream's own frame and gunicorn's, which holds the
     # last item it wrote until it asks for the next, both kept it.
     lines = publish(public_channel, 40, text="x" * 3000)
-    probe = tmp_path / "probe"
-    with gunicorn(
-        tmp_path,
-        config="bench/probe_gunicorn.py",
-        SOAK_PROBE_DIR=str(probe),
-        SOAK_PROBE_SECONDS="3600",
-        STREAM_RING_SIZE=ring_size,
-    ) as server:
+    with _probed_gunicorn(tmp_path, ring_size) as (server, collect):
         streams = [connected(server.port, PATH, last_event_id=lines[0].id) for _ in range(5)]
         for stream in streams:
             while stream.next_event("line").id != str(lines[-1].id):
                 pass  # the replay, read to its end
-        found = _collection(probe, _worker_pid(server.process.pid))
+        found = collect()
         for stream in streams:
             stream.close()
     holders: list[list[object]] = found["big_bytes_holders"]  # type: ignore[assignment]
