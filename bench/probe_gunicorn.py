@@ -114,14 +114,21 @@ def _big_bytes_holders(least: int = 4096) -> list[tuple[str, int, float]]:
                 held[name] += 1
                 sizes[name] += len(referent)
 
-    for holder in gc.get_objects():
-        count(holder, gc.get_referents(holder))
-        # A suspended greenlet's frames are not among the collector's objects.
-        if isinstance(holder, gevent.Greenlet):
-            frame = holder.gr_frame
+    objects = gc.get_objects()
+    for holder in objects:
+        if not isinstance(holder, types.FrameType):
+            count(holder, gc.get_referents(holder))
+    # Frames by their locals: a suspended greenlet's are not among the
+    # collector's objects until asked for (and then stay among them).
+    frames = {id(frame): frame for frame in objects if isinstance(frame, types.FrameType)}
+    for greenlet in objects:
+        if isinstance(greenlet, gevent.Greenlet):
+            frame = greenlet.gr_frame
             while frame is not None:
-                count(frame, frame.f_locals.values())
+                frames[id(frame)] = frame
                 frame = frame.f_back
+    for frame in frames.values():
+        count(frame, frame.f_locals.values())
     return [(name, held[name], round(size / 2**20, 2)) for name, size in sizes.most_common(15)]
 
 
