@@ -6,7 +6,7 @@ settings stops there, with the message naming the variable, instead of
 serving. The checks of the code (models, the admin, URLs, templates) give
 the same answer on every boot of a commit: the tests run them
 (tests/test_startup_checks.py), and every worker's boot, which a restart's
-readers wait for, is spared them (docs/DESIGN.md, "Restart").
+readers wait for, is spared them (docs/DESIGN.md, "Decisions", settings).
 """
 
 from collections.abc import Sequence
